@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { ENV_PATHS, configSchema, type Config } from './schema.js';
+
+export interface LoadConfigOptions {
+  env: NodeJS.ProcessEnv;
+  /** `--config FILE`; falls back to `VC_CONFIG`. */
+  configFile?: string | undefined;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+async function readYaml(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`config file ${file}: ${(err as Error).message}`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([`config file ${file}: not valid YAML: ${(err as Error).message}`]);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError([`config file ${file}: the top level must be a mapping`]);
+  }
+  return doc as Record<string, unknown>;
+}
+
+/**
+ * Precedence: defaults < YAML file < environment. Every problem is reported at once, each with
+ * its dot path and, where it came from the environment, the variable's name.
+ */
+export async function loadConfig(opts: LoadConfigOptions): Promise<Config> {
+  const file = opts.configFile ?? opts.env.VC_CONFIG;
+  const raw = file ? await readYaml(file) : {};
+  const fromEnv = new Map<string, string>();
+  for (const [name, path] of Object.entries(ENV_PATHS)) {
+    const value = opts.env[name];
+    if (value === undefined || value === '') continue;
+    setPath(raw, path, value);
+    fromEnv.set(path, name);
+  }
+  const unknownVc = Object.keys(opts.env).filter(
+    (k) => k.startsWith('VC_') && !(k in ENV_PATHS) && !EXTRA_ENV.has(k),
+  );
+  const result = configSchema.safeParse(raw);
+  const problems: string[] = unknownVc.map((k) => `${k}: unknown setting`);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.join('.');
+      const env = fromEnv.get(path);
+      const where = path === '' ? '(root)' : path;
+      problems.push(`${where}${env ? ` (${env})` : ''}: ${issue.message}`);
+    }
+  }
+  if (result.success) problems.push(...crossFieldProblems(result.data));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return (result as { data: Config }).data;
+}
+
+/** `VC_*` names read elsewhere (not part of the gateway schema), so they are not flagged. */
+const EXTRA_ENV = new Set(['VC_CONFIG']);
+
+export function registerExtraEnv(...names: string[]): void {
+  for (const n of names) EXTRA_ENV.add(n);
+}
+
+function crossFieldProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.storage.driver === 's3' && !config.storage.s3.bucket) {
+    problems.push('storage.s3.bucket (VC_S3_BUCKET): required when storage.driver is s3');
+  }
+  if (config.cache.multipartPartSize > config.cache.multipartThreshold) {
+    problems.push('cache.multipartPartSize (VC_MULTIPART_PART_SIZE): must not exceed cache.multipartThreshold');
+  }
+  return problems;
+}

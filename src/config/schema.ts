@@ -1,0 +1,122 @@
+import { z } from 'zod';
+
+/** Accepts real booleans (YAML) and the usual strings (environment). */
+const flag = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const s = v.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+  return v;
+}, z.boolean());
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** A comma-separated environment value or a YAML list. */
+const list = z.preprocess(
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0)
+      : v,
+  z.array(z.string().min(1)),
+);
+
+const url = z.string().url();
+
+export const configSchema = z.strictObject({
+  port: int(0, 65535).default(8080),
+  host: z.string().min(1).default('0.0.0.0'),
+  /** Base URL clients use to reach this gateway; used for the local driver's signed URLs. */
+  publicUrl: url.optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Seconds a presigned URL stays valid. */
+  presignTtl: int(60, 7 * 24 * 3600).default(900),
+  /** Seconds SIGTERM waits for in-flight requests before closing them. */
+  shutdownGrace: int(0, 600).default(25),
+  storage: z
+    .strictObject({
+      driver: z.enum(['local', 's3']).default('local'),
+      local: z
+        .strictObject({
+          root: z.string().min(1).default('.velocity-data'),
+          /** Secret for the local driver's signed URLs; generated per process when unset. */
+          signingSecret: z.string().min(32).optional(),
+        })
+        .prefault({}),
+      s3: z
+        .strictObject({
+          endpoint: url.optional(),
+          region: z.string().min(1).default('us-east-1'),
+          bucket: z.string().min(3).max(63).optional(),
+          forcePathStyle: flag.default(false),
+          createBucket: flag.default(false),
+          integrity: z.enum(['sha256', 'md5']).default('sha256'),
+          conditionalWrites: flag.default(true),
+          /** Seconds a single store call may take before it counts as an outage. */
+          timeout: int(1, 300).default(10),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      tokens: list.default([]),
+      jwtSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+      jwksUrl: url.optional(),
+      jwtIssuer: z.string().min(1).optional(),
+      jwtAudience: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  cache: z
+    .strictObject({
+      /** Entries in the in-memory L1 of keys known to exist. */
+      knownKeys: int(0, 10_000_000).default(100_000),
+      /** Uploads at or above this size use multipart (bytes). */
+      multipartThreshold: int(5 * 1024 * 1024, 5 * 1024 ** 4).default(64 * 1024 * 1024),
+      /** Part size for multipart uploads (bytes). */
+      multipartPartSize: int(5 * 1024 * 1024, 5 * 1024 ** 3).default(16 * 1024 * 1024),
+      /** Largest artifact accepted (bytes). */
+      maxArtifactSize: int(1, 5 * 1024 ** 4).default(10 * 1024 ** 3),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type StorageConfig = Config['storage'];
+export type S3Config = StorageConfig['s3'];
+export type AuthConfig = Config['auth'];
+
+/**
+ * Environment variable -> dot path in the schema. The public names are documented in the README;
+ * keep this table and that list in step.
+ */
+export const ENV_PATHS: Readonly<Record<string, string>> = {
+  VC_PORT: 'port',
+  VC_HOST: 'host',
+  VC_PUBLIC_URL: 'publicUrl',
+  VC_LOG_LEVEL: 'logLevel',
+  VC_PRESIGN_TTL: 'presignTtl',
+  VC_SHUTDOWN_GRACE: 'shutdownGrace',
+  VC_STORAGE_DRIVER: 'storage.driver',
+  VC_LOCAL_ROOT: 'storage.local.root',
+  VC_LOCAL_SIGNING_SECRET: 'storage.local.signingSecret',
+  VC_S3_ENDPOINT: 'storage.s3.endpoint',
+  VC_S3_REGION: 'storage.s3.region',
+  VC_S3_BUCKET: 'storage.s3.bucket',
+  VC_S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',
+  VC_S3_CREATE_BUCKET: 'storage.s3.createBucket',
+  VC_S3_INTEGRITY: 'storage.s3.integrity',
+  VC_S3_CONDITIONAL_WRITES: 'storage.s3.conditionalWrites',
+  VC_S3_TIMEOUT: 'storage.s3.timeout',
+  VC_AUTH_TOKEN: 'auth.tokens',
+  VC_JWT_SECRET: 'auth.jwtSecret',
+  VC_JWKS_URL: 'auth.jwksUrl',
+  VC_JWT_ISSUER: 'auth.jwtIssuer',
+  VC_JWT_AUDIENCE: 'auth.jwtAudience',
+  VC_KNOWN_KEYS: 'cache.knownKeys',
+  VC_MULTIPART_THRESHOLD: 'cache.multipartThreshold',
+  VC_MULTIPART_PART_SIZE: 'cache.multipartPartSize',
+  VC_MAX_ARTIFACT_SIZE: 'cache.maxArtifactSize',
+};

@@ -1,0 +1,81 @@
+/**
+ * One error hierarchy for the whole package. `status` and `expose` follow Koa's contract, so
+ * `ctx.onerror` stays a correct fallback; `code` is the stable, documented machine name.
+ */
+export class VelocityError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly expose: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    message: string,
+    opts: { status: number; code: string; expose?: boolean; headers?: Record<string, string>; cause?: unknown },
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.status = opts.status;
+    this.code = opts.code;
+    this.expose = opts.expose ?? opts.status < 500;
+    this.headers = opts.headers ?? {};
+  }
+}
+
+export class BadRequestError extends VelocityError {
+  constructor(message: string, code = 'bad_request') {
+    super(message, { status: 400, code });
+  }
+}
+
+export class UnauthorizedError extends VelocityError {
+  constructor(message = 'missing or invalid bearer token') {
+    super(message, { status: 401, code: 'unauthorized', headers: { 'WWW-Authenticate': 'Bearer' } });
+  }
+}
+
+export class ForbiddenError extends VelocityError {
+  constructor(message: string) {
+    super(message, { status: 403, code: 'forbidden' });
+  }
+}
+
+export class NotFoundError extends VelocityError {
+  constructor(message: string, code = 'not_found') {
+    super(message, { status: 404, code });
+  }
+}
+
+export class ConflictError extends VelocityError {
+  constructor(message: string, code = 'conflict') {
+    super(message, { status: 409, code });
+  }
+}
+
+export class PayloadTooLargeError extends VelocityError {
+  constructor(message: string) {
+    super(message, { status: 413, code: 'payload_too_large' });
+  }
+}
+
+/** The store (or another backend) cannot answer now: a 503, never a cache miss. */
+export class ServiceUnavailableError extends VelocityError {
+  constructor(message: string, opts: { retryAfterSeconds?: number; code?: string; cause?: unknown } = {}) {
+    super(message, {
+      status: 503,
+      code: opts.code ?? 'unavailable',
+      expose: true,
+      headers: { 'Retry-After': String(opts.retryAfterSeconds ?? 5) },
+      cause: opts.cause,
+    });
+  }
+}
+
+/** Invalid configuration: start-up stops and lists every problem. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}

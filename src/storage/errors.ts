@@ -1,0 +1,34 @@
+import { ServiceUnavailableError, VelocityError } from '../errors.js';
+
+/** The store could not give a clear answer (network, 5xx, 403, timeout). Never a cache miss. */
+export class StorageUnavailableError extends ServiceUnavailableError {
+  constructor(message: string, cause?: unknown) {
+    super(`storage unavailable: ${message}`, { code: 'storage_unavailable', retryAfterSeconds: 5, cause });
+  }
+}
+
+export class ArtifactNotFoundError extends VelocityError {
+  constructor(what: string) {
+    super(`artifact ${what} not found`, { status: 404, code: 'artifact_not_found' });
+  }
+}
+
+/** A second writer was refused: the artifact already exists and stays as it is. */
+export class ArtifactExistsError extends VelocityError {
+  constructor(what: string) {
+    super(`artifact ${what} already exists`, { status: 412, code: 'artifact_exists' });
+  }
+}
+
+/** A body that does not match its declared length or digest. */
+export class IntegrityError extends VelocityError {
+  constructor(message: string) {
+    super(message, { status: 400, code: 'integrity_mismatch' });
+  }
+}
+
+export class UploadNotFoundError extends VelocityError {
+  constructor(uploadId: string) {
+    super(`upload ${uploadId} not found (completed, aborted or expired)`, { status: 404, code: 'upload_not_found' });
+  }
+}
