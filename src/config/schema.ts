@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BUILD_ENV_PATHS, buildsConfigSchema } from '../builds/config.js';
 
 /** Accepts real booleans (YAML) and the usual strings (environment). */
 const flag = z.preprocess((v) => {
@@ -81,6 +82,7 @@ export const configSchema = z.strictObject({
       maxArtifactSize: int(1, 5 * 1024 ** 4).default(10 * 1024 ** 3),
     })
     .prefault({}),
+  builds: buildsConfigSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -119,4 +121,5 @@ export const ENV_PATHS: Readonly<Record<string, string>> = {
   VC_MULTIPART_THRESHOLD: 'cache.multipartThreshold',
   VC_MULTIPART_PART_SIZE: 'cache.multipartPartSize',
   VC_MAX_ARTIFACT_SIZE: 'cache.maxArtifactSize',
+  ...BUILD_ENV_PATHS,
 };

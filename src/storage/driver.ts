@@ -13,8 +13,13 @@ export interface ArtifactInfo {
   readonly sha256: string;
   /** ISO-8601. */
   readonly createdAt: string;
-  /** Extra facts recorded with the artifact (e.g. build metadata for binaries); string values only. */
+  /**
+   * Extra facts recorded with the artifact (e.g. build metadata for binaries). Names match
+   * `^[a-z0-9][a-z0-9-]{0,63}$` (they travel as `x-amz-meta-*` headers); values are printable ASCII.
+   */
   readonly meta?: Readonly<Record<string, string>>;
+  /** Driver-internal: where the bytes live when not at the artifact's own key (multipart uploads). */
+  readonly location?: string;
 }
 
 /** What a writer declares before the bytes move; the store enforces length and digest. */
@@ -95,7 +100,8 @@ export interface StorageDriver {
   readonly capabilities: StorageCapabilities;
   /** `null` when the artifact does not exist. */
   head(ref: ArtifactRef, signal?: AbortSignal): Promise<ArtifactInfo | null>;
-  presignDownload(ref: ArtifactRef, ttlSeconds: number): Promise<PresignedRequest>;
+  /** Pass the `info` from `head()` so artifacts stored in parts resolve to their bytes. */
+  presignDownload(ref: ArtifactRef, ttlSeconds: number, info?: ArtifactInfo): Promise<PresignedRequest>;
   presignUpload(intent: UploadIntent, ttlSeconds: number): Promise<PresignedRequest>;
   createMultipartUpload(
     intent: UploadIntent,
@@ -115,6 +121,8 @@ export interface StorageDriver {
   put(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<PutResult>;
   /** Throws `ArtifactNotFoundError` when missing. */
   get(ref: ArtifactRef, range?: ByteRange, signal?: AbortSignal): Promise<ArtifactStream>;
+  /** Prepares the store (folders; the bucket when configured to create it). Safe to call again. */
+  init(signal?: AbortSignal): Promise<void>;
   /** Throws `StorageUnavailableError` when the store cannot answer. */
   ping(signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;

@@ -68,8 +68,10 @@ for b in ceph-mon ceph-osd radosgw; do
 done
 
 RGW_PORT=${RGW_PORT:-7480}; MON_PORT=${MON_PORT:-3300}
+port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+for p in "$RGW_PORT" "$MON_PORT"; do port_busy "$p" && { log "port $p is in use"; exit 3; }; done
 stop_one rgw 20; stop_one osd 50; stop_one mon 50
-rm -rf "$D"/{mon,osd,run,log,rgw,crash} "$PIDS"
+rm -rf "$D"/{mon,osd,run,log,rgw,crash} "$PIDS" "$D/monmap" "$D/keyring"
 mkdir -p "$D"/{mon,osd/ceph-0,run,log,rgw,crash}
 FSID=$(uuidgen)
 cat >"$CONF" <<CONF

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+/** Same conventions as the root schema: real booleans from YAML, the usual strings from the env. */
+const flag = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const s = v.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+  return v;
+}, z.boolean());
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * Build settings (queue, worker, builders). Merged into the main config schema under `builds`;
+ * environment names are listed in BUILD_ENV_PATHS (paths relative to the root config).
+ * Durations named `*Timeout` are seconds; retry delays are milliseconds (as the Velox middleware's).
+ */
+export const buildsConfigSchema = z
+  .strictObject({
+    /** BullMQ on this Redis when set; the in-process queue otherwise. */
+    redisUrl: z.string().url().optional(),
+    /** Prefix of every Redis key the build queue uses. */
+    redisPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_:-]{1,64}$/)
+      .default('velocity'),
+    /** Velox server base URL (`velox` builder). */
+    veloxUrl: z.string().url().optional(),
+    /** Shell command that builds a binary (`command` builder); see docs/builds.md. */
+    command: z.string().min(1).optional(),
+    /** Where the command builder writes its outputs (a fresh directory per build). */
+    workDir: z.string().min(1).optional(),
+    /** Namespace the binaries are stored under. */
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
+      .default('builds'),
+    /** Builds running at once per worker. */
+    concurrency: int(1, 256).default(2),
+    /** A build slot is torn down and set up again after this many builds (0: never). */
+    recycleAfter: int(0, 1_000_000).default(0),
+    /** Builds waiting or running beyond which a miss answers 503 (0: unbounded). */
+    maxQueue: int(0, 1_000_000).default(100),
+    /** Seconds a build may wait in the queue before it fails (0: no limit). */
+    queueTimeout: int(0, 86_400).default(0),
+    /** Seconds one build may take, all attempts together; also bounds an intercepted client's wait. */
+    buildTimeout: int(1, 86_400).default(900),
+    /** Seconds one attempt (one Velox call, one command run) may take. */
+    requestTimeout: int(1, 86_400).default(600),
+    maxAttempts: int(1, 100).default(3),
+    /** Milliseconds before the first retry. */
+    initialDelay: int(0, 3_600_000).default(1000),
+    /** Milliseconds: no retry waits longer. */
+    maxDelay: int(0, 3_600_000).default(30_000),
+    backoffMultiplier: z.coerce.number().min(1).max(100).default(2),
+    /** Run a worker inside the gateway. Default: on without Redis (embedded), off with it. */
+    inProcessWorker: flag.optional(),
+    /** Milliseconds a worker holds a job's lock; a dead worker's job is picked up again after it. */
+    lockDuration: int(1000, 3_600_000).default(30_000),
+    /** Lines of build output kept and shown with a build's status. */
+    logsTail: int(1, 10_000).default(50),
+    /** Reverse-proxied application whose `X-Velox-Build` answers are intercepted. */
+    upstreamUrl: z.string().url().optional(),
+  })
+  .prefault({});
+
+export type BuildsConfig = z.infer<typeof buildsConfigSchema>;
+
+export const BUILD_ENV_PATHS: Readonly<Record<string, string>> = {
+  VC_REDIS_URL: 'builds.redisUrl',
+  VC_REDIS_PREFIX: 'builds.redisPrefix',
+  VC_VELOX_URL: 'builds.veloxUrl',
+  VC_BUILD_COMMAND: 'builds.command',
+  VC_BUILD_WORK_DIR: 'builds.workDir',
+  VC_BUILD_NAMESPACE: 'builds.namespace',
+  VC_BUILD_CONCURRENCY: 'builds.concurrency',
+  VC_BUILD_RECYCLE_AFTER: 'builds.recycleAfter',
+  VC_BUILD_MAX_QUEUE: 'builds.maxQueue',
+  VC_BUILD_QUEUE_TIMEOUT: 'builds.queueTimeout',
+  VC_BUILD_TIMEOUT: 'builds.buildTimeout',
+  VC_BUILD_REQUEST_TIMEOUT: 'builds.requestTimeout',
+  VC_BUILD_MAX_ATTEMPTS: 'builds.maxAttempts',
+  VC_BUILD_INITIAL_DELAY: 'builds.initialDelay',
+  VC_BUILD_MAX_DELAY: 'builds.maxDelay',
+  VC_BUILD_BACKOFF_MULTIPLIER: 'builds.backoffMultiplier',
+  VC_BUILD_IN_PROCESS_WORKER: 'builds.inProcessWorker',
+  VC_BUILD_LOCK_DURATION: 'builds.lockDuration',
+  VC_BUILD_LOGS_TAIL: 'builds.logsTail',
+  VC_UPSTREAM_URL: 'builds.upstreamUrl',
+};
+
+/** Which builder the configuration selects; `none` serves hits only. */
+export type BuilderKind = 'velox' | 'command' | 'none';
+
+export function builderKind(config: BuildsConfig): BuilderKind {
+  if (config.veloxUrl) return 'velox';
+  if (config.command) return 'command';
+  return 'none';
+}
+
+export function runsInProcessWorker(config: BuildsConfig): boolean {
+  return config.inProcessWorker ?? config.redisUrl === undefined;
+}

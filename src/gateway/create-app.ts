@@ -1,0 +1,99 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import { KnownKeys } from '../cache/known-keys.js';
+import { Negotiator } from '../cache/negotiator.js';
+import type { Config } from '../config/schema.js';
+import type { Metrics } from '../metrics/create-metrics.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { LocalDriver } from '../storage/local/local-driver.js';
+import { authenticate } from './authenticate.js';
+import { errorHandler } from './error-handler.js';
+import { requestContext } from './request-context.js';
+import { negotiateBatchRoute, negotiateRoute } from './routes/negotiate.js';
+import { localDownloadRoute, localPartRoute, localUploadRoute } from './routes/local-objects.js';
+import {
+  capabilitiesRoute,
+  healthzRoute,
+  metricsRoute,
+  readyzRoute,
+  storageReadiness,
+  type ReadinessCheck,
+} from './routes/operations.js';
+import { abortUploadRoute, completeUploadRoute } from './routes/uploads.js';
+import type { GatewayState } from './state.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly driver: StorageDriver;
+  readonly verifier: TokenVerifier;
+  /** Extra readiness checks (e.g. the build queue). */
+  readonly readiness?: readonly ReadinessCheck[];
+  /** True once SIGTERM was received: /readyz answers 503 so load balancers move away. */
+  readonly draining?: () => boolean;
+  /** Routers mounted after the cache routes (e.g. builds); they get the authenticate middleware to use. */
+  readonly extraRouters?: readonly ((auth: Koa.Middleware<GatewayState>) => Router<GatewayState>)[];
+  readonly now?: () => number;
+}
+
+export interface App {
+  readonly koa: Koa<GatewayState>;
+  readonly negotiator: Negotiator;
+  readonly knownKeys: KnownKeys;
+}
+
+/** Wires the HTTP surface; holds no state of its own beyond bounded caches of immutable facts. */
+export function createApp(deps: AppDeps): App {
+  const { config, metrics, driver } = deps;
+  const knownKeys = new KnownKeys(config.cache.knownKeys);
+  const negotiator = new Negotiator({
+    driver,
+    knownKeys,
+    metrics,
+    presignTtl: config.presignTtl,
+    maxArtifactSize: config.cache.maxArtifactSize,
+    multipartThreshold: config.cache.multipartThreshold,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+
+  const koa = new Koa<GatewayState>({ proxy: true });
+  // The error middleware owns error responses; keep Koa's default stderr printer quiet.
+  koa.silent = true;
+  koa.use(requestContext(deps.logger, metrics));
+  koa.use(errorHandler());
+
+  const auth = authenticate(deps.verifier);
+  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16mb', encoding: 'utf-8' });
+  const router = new Router<GatewayState>();
+  router.get('/healthz', healthzRoute());
+  router.get('/readyz', readyzRoute([storageReadiness(driver), ...(deps.readiness ?? [])], deps.draining ?? (() => false)));
+  router.get('/metrics', metricsRoute(metrics.registry));
+  router.get('/v1/capabilities', capabilitiesRoute(driver, {
+    presignTtl: config.presignTtl,
+    multipartThreshold: config.cache.multipartThreshold,
+    maxArtifactSize: config.cache.maxArtifactSize,
+  }));
+  router.post('/v1/negotiate', auth, json, negotiateRoute(negotiator));
+  router.post('/v1/negotiate/batch', auth, json, negotiateBatchRoute(negotiator));
+  router.post('/v1/uploads/complete', auth, json, completeUploadRoute(negotiator));
+  router.post('/v1/uploads/abort', auth, json, abortUploadRoute(negotiator));
+  if (driver instanceof LocalDriver) {
+    // Authorised by the URL's signature, not a bearer token: the URL is the credential.
+    router.get('/v1/local/artifacts/:namespace/:hash', localDownloadRoute(driver, metrics));
+    router.head('/v1/local/artifacts/:namespace/:hash', localDownloadRoute(driver, metrics));
+    router.put('/v1/local/artifacts/:namespace/:hash', localUploadRoute(driver, metrics));
+    router.put('/v1/local/uploads/:namespace/:hash/:uploadId/:part', localPartRoute(driver, metrics));
+  }
+  koa.use(router.routes());
+  koa.use(router.allowedMethods());
+  for (const mount of deps.extraRouters ?? []) {
+    const extra = mount(auth);
+    koa.use(extra.routes());
+    koa.use(extra.allowedMethods());
+  }
+  return { koa, negotiator, knownKeys };
+}

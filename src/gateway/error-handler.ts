@@ -1,0 +1,61 @@
+import type { Middleware } from 'koa';
+import { VelocityError } from '../errors.js';
+import type { GatewayState } from './state.js';
+
+interface HttpLikeError {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  message?: string;
+  type?: string;
+}
+
+/**
+ * The one outer error boundary: known errors become their status and `{code, message}`; unknown
+ * ones a 500 with a generic body. 4xx are logged at warn, 5xx at error (with the cause).
+ */
+export function errorHandler(): Middleware<GatewayState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` };
+      }
+    } catch (err) {
+      const { status, code, message, headers } = describe(err);
+      ctx.status = status;
+      ctx.set(headers);
+      ctx.body = { code, message };
+      const log = ctx.state.log;
+      if (status >= 500) log?.error({ err, code, status }, 'request failed');
+      else log?.warn({ code, status, message }, 'request rejected');
+    }
+  };
+}
+
+function describe(err: unknown): { status: number; code: string; message: string; headers: Record<string, string> } {
+  if (err instanceof VelocityError) {
+    return {
+      status: err.status,
+      code: err.code,
+      message: err.expose ? err.message : 'internal error',
+      headers: { ...err.headers },
+    };
+  }
+  // Errors raised by Koa and its body parser follow the http-errors contract.
+  const e = (err ?? {}) as HttpLikeError;
+  const status = e.status ?? e.statusCode ?? 500;
+  if (status >= 400 && status < 500 && e.expose !== false) {
+    // The JSON body parser throws a SyntaxError carrying status 400.
+    const code =
+      err instanceof SyntaxError || e.type === 'entity.parse.failed'
+        ? 'invalid_json'
+        : e.type === 'entity.too.large'
+          ? 'payload_too_large'
+          : 'bad_request';
+    const message = code === 'invalid_json' ? `request body is not valid JSON: ${e.message ?? ''}`.trim() : (e.message ?? 'bad request');
+    return { status, code, message, headers: {} };
+  }
+  return { status: 500, code: 'internal', message: 'internal error', headers: {} };
+}

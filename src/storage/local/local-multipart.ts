@@ -1,0 +1,116 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { md5Base64ToHex, normalizeEtag } from '../artifact-meta.js';
+import type { ArtifactInfo, ArtifactRef, CompletedPart, MultipartUpload, PartIntent, PutResult, UploadIntent } from '../driver.js';
+import { IntegrityError, UploadNotFoundError } from '../errors.js';
+import { UPLOAD_ID_PATTERN } from '../s3/s3-multipart.js';
+import { LocalFiles, ioError, metaFile } from './local-files.js';
+import type { LocalUrlSigner } from './local-url-signer.js';
+import { writeVerified } from './verifying-writer.js';
+
+interface Manifest {
+  size: number;
+  sha256: string;
+  meta: Record<string, string>;
+  parts: PartIntent[];
+}
+
+/** Multipart uploads on local disk: parts verified on arrival, the whole verified before publishing. */
+export class LocalMultipart {
+  constructor(
+    private readonly files: LocalFiles,
+    private readonly signer: LocalUrlSigner,
+    private readonly now: () => number,
+  ) {}
+
+  async create(intent: UploadIntent, meta: Record<string, string>, parts: readonly PartIntent[], ttlSeconds: number): Promise<MultipartUpload> {
+    const uploadId = randomBytes(18).toString('base64url');
+    const dir = this.files.uploadDir(intent.ref, uploadId);
+    const manifest: Manifest = { size: intent.size, sha256: intent.sha256, meta, parts: [...parts] };
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    } catch (err) {
+      throw ioError('create upload', err);
+    }
+    let expiresAt = new Date(this.now() + ttlSeconds * 1000);
+    const signed = parts.map((part, i) => {
+      const path = `uploads/${intent.ref.namespace}/${intent.ref.hash}/${uploadId}/${i + 1}`;
+      const s = this.signer.sign({ method: 'PUT', path, params: {} }, ttlSeconds);
+      expiresAt = s.expiresAt;
+      const headers = { 'Content-Length': String(part.size), 'Content-MD5': part.md5 };
+      return { partNumber: i + 1, url: s.url, method: 'PUT' as const, headers, expiresAt: s.expiresAt };
+    });
+    return { uploadId, parts: signed, expiresAt };
+  }
+
+  private async manifest(ref: ArtifactRef, uploadId: string): Promise<Manifest> {
+    if (!UPLOAD_ID_PATTERN.test(uploadId)) throw new UploadNotFoundError(uploadId);
+    try {
+      return JSON.parse(await readFile(join(this.files.uploadDir(ref, uploadId), 'manifest.json'), 'utf8')) as Manifest;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UploadNotFoundError(uploadId);
+      throw ioError('read upload', err);
+    }
+  }
+
+  /** Returns the part's ETag (quoted hex MD5, as S3 does). */
+  async putPart(ref: ArtifactRef, uploadId: string, partNumber: number, body: Readable, signal?: AbortSignal): Promise<string> {
+    const m = await this.manifest(ref, uploadId);
+    const declared = m.parts[partNumber - 1];
+    if (!declared) throw new IntegrityError(`part ${partNumber} was not declared`);
+    const dir = this.files.uploadDir(ref, uploadId);
+    const tmp = join(dir, `part-${partNumber}.${randomBytes(6).toString('hex')}`);
+    try {
+      await writeVerified(body, tmp, { size: declared.size, md5: declared.md5 }, signal);
+      await rename(tmp, join(dir, `part-${partNumber}`));
+    } catch (err) {
+      await this.files.discard(tmp);
+      throw err;
+    }
+    return `"${md5Base64ToHex(declared.md5)}"`;
+  }
+
+  async complete(ref: ArtifactRef, uploadId: string, claimed: readonly CompletedPart[], signal?: AbortSignal): Promise<PutResult> {
+    const m = await this.manifest(ref, uploadId);
+    if (claimed.length !== m.parts.length) throw new IntegrityError(`expected ${m.parts.length} parts, got ${claimed.length}`);
+    m.parts.forEach((p, i) => {
+      const c = claimed[i];
+      if (!c || c.partNumber !== i + 1 || normalizeEtag(c.etag) !== md5Base64ToHex(p.md5)) {
+        throw new IntegrityError(`part ${i + 1}: the ETag sent does not match the declared part`);
+      }
+    });
+    const dir = this.files.uploadDir(ref, uploadId);
+    const staging = await this.files.stagingDir();
+    try {
+      const sha = createHash('sha256');
+      const out = createWriteStream(join(staging, 'data'), { flags: 'wx' });
+      for (let n = 1; n <= m.parts.length; n++) {
+        const src = createReadStream(join(dir, `part-${n}`));
+        src.on('data', (chunk) => sha.update(chunk));
+        await pipeline(src, out, { end: false, ...(signal ? { signal } : {}) }).catch((err: NodeJS.ErrnoException) => {
+          throw err.code === 'ENOENT' ? new IntegrityError(`part ${n} was not uploaded`) : err;
+        });
+      }
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      if (sha.digest('hex') !== m.sha256) throw new IntegrityError('assembled artifact does not match the declared sha256');
+      const info: ArtifactInfo = { size: m.size, sha256: m.sha256, createdAt: new Date(this.now()).toISOString(), meta: m.meta };
+      await writeFile(join(staging, 'meta.json'), metaFile(info));
+    } catch (err) {
+      await this.files.discard(staging);
+      throw err;
+    }
+    const created = await this.files.publish(staging, ref);
+    await this.files.discard(dir);
+    return created ? 'created' : 'exists';
+  }
+
+  async abort(ref: ArtifactRef, uploadId: string): Promise<void> {
+    await this.manifest(ref, uploadId);
+    await this.files.discard(this.files.uploadDir(ref, uploadId));
+  }
+}

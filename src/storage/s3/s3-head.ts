@@ -1,0 +1,80 @@
+import { Pool } from 'undici';
+import type { ArtifactInfo } from '../driver.js';
+import { StorageUnavailableError } from '../errors.js';
+import type { S3UrlSigner } from './s3-url-signer.js';
+
+/**
+ * HEAD of an artifact over a keep-alive pool with a presigned URL. The SDK's HeadObject costs
+ * about a millisecond of CPU per call; this costs a signature and one small request, and it is on
+ * every miss's path. Answers are sorted here explicitly: 200 found, 404 missing, anything else
+ * (403, 5xx, timeouts, refused connections) is an outage, never a miss.
+ */
+export class S3Head {
+  private readonly pool: Pool;
+
+  constructor(
+    private readonly signer: S3UrlSigner,
+    origin: string,
+    private readonly timeoutMs: number,
+  ) {
+    this.pool = new Pool(origin, { connections: 64, keepAliveTimeout: 10_000, connect: { timeout: timeoutMs } });
+  }
+
+  async head(key: string, signal?: AbortSignal): Promise<ArtifactInfo | null> {
+    const url = new URL(await this.signer.sign({ method: 'HEAD', key, ttlSeconds: 60 }));
+    let res;
+    try {
+      res = await this.pool.request({
+        method: 'HEAD',
+        path: `${url.pathname}${url.search}`,
+        signal: signal ?? null,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+    } catch (err) {
+      throw new StorageUnavailableError(`HEAD ${key}: ${(err as Error).message}`, err);
+    }
+    await res.body.dump();
+    if (res.statusCode === 404) return null;
+    if (res.statusCode !== 200) {
+      const hint = res.statusCode === 403 ? ' (check credentials, bucket policy and the clock)' : '';
+      throw new StorageUnavailableError(`HEAD ${key}: HTTP ${res.statusCode}${hint}`);
+    }
+    return infoFromHeaders(key, res.headers);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function infoFromHeaders(key: string, headers: Record<string, string | string[] | undefined>): ArtifactInfo {
+  const sha256 = header(headers, 'x-amz-meta-sha256');
+  const location = header(headers, 'x-amz-meta-location');
+  const sizeText = location ? header(headers, 'x-amz-meta-size') : header(headers, 'content-length');
+  const size = Number(sizeText);
+  if (!sha256 || !Number.isSafeInteger(size)) {
+    // An object under our prefix without our metadata was not written through Velocity.
+    throw new StorageUnavailableError(`${key}: object lacks velocity metadata`);
+  }
+  const meta: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith('x-amz-meta-')) continue;
+    const short = name.slice('x-amz-meta-'.length);
+    if (['sha256', 'size', 'location'].includes(short) || value === undefined) continue;
+    meta[short] = Array.isArray(value) ? (value[0] ?? '') : value;
+  }
+  const lastModified = header(headers, 'last-modified');
+  return {
+    size,
+    sha256,
+    createdAt: lastModified ? new Date(lastModified).toISOString() : new Date(0).toISOString(),
+    meta,
+    ...(location ? { location } : {}),
+  };
+}
