@@ -62,13 +62,23 @@ export class JwtVerifier {
     } catch (err) {
       if (err instanceof UnauthorizedError) throw err;
       // A JWKS that cannot be fetched says nothing about the token: that is an outage, not a 401.
-      if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError)) {
+      if (isJwksOutage(err)) {
         throw new ServiceUnavailableError('cannot reach the JWKS endpoint to verify the token', { cause: err, code: 'auth_unavailable' });
       }
       throw new UnauthorizedError(`invalid token: ${describeJoseError(err)}`);
     }
     return principalFromClaims(payload);
   }
+}
+
+/**
+ * jose reports a JWKS it could not fetch as a timeout, a network TypeError, or a plain JOSEError
+ * (non-200 answer, unparsable body); its subclasses are verdicts about the token itself.
+ */
+function isJwksOutage(err: unknown): boolean {
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
+  if (!(err instanceof errors.JOSEError)) return true;
+  return err.constructor === errors.JOSEError && /JSON Web Key Set/.test(err.message);
 }
 
 function describeJoseError(err: unknown): string {

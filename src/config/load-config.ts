@@ -67,7 +67,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<Config> {
       problems.push(`${where}${env ? ` (${env})` : ''}: ${issue.message}`);
     }
   }
-  if (result.success) problems.push(...crossFieldProblems(result.data));
+  problems.push(...crossFieldProblems(raw));
   if (problems.length > 0) throw new ConfigError(problems);
   return (result as { data: Config }).data;
 }
@@ -79,13 +79,20 @@ export function registerExtraEnv(...names: string[]): void {
   for (const n of names) EXTRA_ENV.add(n);
 }
 
-function crossFieldProblems(config: Config): string[] {
-  const problems: string[] = [];
-  if (config.storage.driver === 's3' && !config.storage.s3.bucket) {
-    problems.push('storage.s3.bucket (VC_S3_BUCKET): required when storage.driver is s3');
+function get(raw: Record<string, unknown>, path: string): unknown {
+  let node: unknown = raw;
+  for (const part of path.split('.')) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part];
   }
-  if (config.cache.multipartPartSize > config.cache.multipartThreshold) {
-    problems.push('cache.multipartPartSize (VC_MULTIPART_PART_SIZE): must not exceed cache.multipartThreshold');
+  return node;
+}
+
+/** Rules across fields, checked on the raw input so they are listed with the schema's problems. */
+function crossFieldProblems(raw: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  if (get(raw, 'storage.driver') === 's3' && !get(raw, 'storage.s3.bucket')) {
+    problems.push('storage.s3.bucket (VC_S3_BUCKET): required when storage.driver is s3');
   }
   return problems;
 }

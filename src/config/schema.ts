@@ -76,7 +76,7 @@ export const configSchema = z.strictObject({
       knownKeys: int(0, 10_000_000).default(100_000),
       /** Uploads at or above this size use multipart (bytes). */
       multipartThreshold: int(5 * 1024 * 1024, 5 * 1024 ** 4).default(64 * 1024 * 1024),
-      /** Part size for multipart uploads (bytes). */
+      /** Part size recommended to clients for multipart uploads (bytes). */
       multipartPartSize: int(5 * 1024 * 1024, 5 * 1024 ** 3).default(16 * 1024 * 1024),
       /** Largest artifact accepted (bytes). */
       maxArtifactSize: int(1, 5 * 1024 ** 4).default(10 * 1024 ** 3),

@@ -1,5 +1,5 @@
 import { bodyParser } from '@koa/bodyparser';
-import Router from '@koa/router';
+import { Router } from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/token-verifier.js';
@@ -75,6 +75,7 @@ export function createApp(deps: AppDeps): App {
   router.get('/v1/capabilities', capabilitiesRoute(driver, {
     presignTtl: config.presignTtl,
     multipartThreshold: config.cache.multipartThreshold,
+    multipartPartSize: config.cache.multipartPartSize,
     maxArtifactSize: config.cache.maxArtifactSize,
   }));
   router.post('/v1/negotiate', auth, json, negotiateRoute(negotiator));

@@ -32,7 +32,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const program = new Command('velocity-gateway')
     .description('Velocity gateway: negotiates content hashes and hands out presigned URLs')
     .option('-c, --config <file>', 'YAML config file (environment variables override it; also VC_CONFIG)')
-    .parse(argv as string[]);
+    .parse([...argv]);
   const opts = program.opts<{ config?: string }>();
 
   let config: Config;

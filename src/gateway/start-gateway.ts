@@ -66,7 +66,8 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     ...(opts.now ? { now: opts.now } : {}),
     ...extra,
   });
-  server.on('request', app.koa.callback());
+  const handler = app.koa.callback();
+  server.on('request', (req, res) => void handler(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

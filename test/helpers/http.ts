@@ -25,7 +25,7 @@ export async function postJson<T = Record<string, unknown>>(
 }
 
 export async function putBytes(url: string, body: Buffer, headers: Record<string, string>): Promise<Response> {
-  const res = await fetch(url, { method: 'PUT', headers, body, duplex: 'half' } as RequestInit);
+  const res = await fetch(url, { method: 'PUT', headers, body });
   await res.arrayBuffer();
   return res;
 }

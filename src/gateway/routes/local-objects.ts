@@ -1,4 +1,4 @@
-import type { Context, Middleware } from 'koa';
+import type { RouterContext, RouterMiddleware } from '@koa/router';
 import type { Metrics } from '../../metrics/create-metrics.js';
 import { VelocityError } from '../../errors.js';
 import type { LocalDriver } from '../../storage/local/local-driver.js';
@@ -13,7 +13,7 @@ class SignatureError extends VelocityError {
   }
 }
 
-function verified(ctx: Context, driver: LocalDriver, method: 'GET' | 'PUT', path: string): Record<string, string> {
+function verified(ctx: RouterContext<GatewayState>, driver: LocalDriver, method: 'GET' | 'PUT', path: string): Record<string, string> {
   const check = driver.signer.verify(method, path, new URLSearchParams(ctx.querystring));
   if (!check.ok) throw new SignatureError(check.reason);
   return check.params;
@@ -24,9 +24,9 @@ function verified(ctx: Context, driver: LocalDriver, method: 'GET' | 'PUT', path
  * from disk in constant memory with single-range support; uploads stream to disk while the length
  * and digest are checked, and are published only when they match.
  */
-export function localDownloadRoute(driver: LocalDriver, metrics: Metrics): Middleware<GatewayState> {
+export function localDownloadRoute(driver: LocalDriver, metrics: Metrics): RouterMiddleware<GatewayState> {
   return async (ctx) => {
-    const ref = artifactRef(ctx.params.namespace, ctx.params.hash as string);
+    const ref = artifactRef(ctx.params.namespace, ctx.params.hash ?? '');
     // HEAD uses a GET URL, as with S3.
     verified(ctx, driver, 'GET', artifactKey(ref));
     const info = await driver.head(ref);
@@ -59,9 +59,9 @@ export function localDownloadRoute(driver: LocalDriver, metrics: Metrics): Middl
   };
 }
 
-export function localUploadRoute(driver: LocalDriver, metrics: Metrics): Middleware<GatewayState> {
+export function localUploadRoute(driver: LocalDriver, metrics: Metrics): RouterMiddleware<GatewayState> {
   return async (ctx) => {
-    const ref = artifactRef(ctx.params.namespace, ctx.params.hash as string);
+    const ref = artifactRef(ctx.params.namespace, ctx.params.hash ?? '');
     const params = verified(ctx, driver, 'PUT', artifactKey(ref));
     const meta: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) if (k.startsWith('meta-')) meta[k.slice(5)] = v;
@@ -82,9 +82,9 @@ export function localUploadRoute(driver: LocalDriver, metrics: Metrics): Middlew
   };
 }
 
-export function localPartRoute(driver: LocalDriver, metrics: Metrics): Middleware<GatewayState> {
+export function localPartRoute(driver: LocalDriver, metrics: Metrics): RouterMiddleware<GatewayState> {
   return async (ctx) => {
-    const ref = artifactRef(ctx.params.namespace, ctx.params.hash as string);
+    const ref = artifactRef(ctx.params.namespace, ctx.params.hash ?? '');
     const { uploadId = '', part = '' } = ctx.params;
     if (!/^\d{1,5}$/.test(part)) throw new ArtifactNotFoundError('part');
     verified(ctx, driver, 'PUT', `uploads/${ref.namespace}/${ref.hash}/${uploadId}/${part}`);

@@ -54,6 +54,7 @@ export function metricsRoute(registry: Registry): Middleware<GatewayState> {
 export interface CapabilitiesInfo {
   readonly presignTtl: number;
   readonly multipartThreshold: number;
+  readonly multipartPartSize: number;
   readonly maxArtifactSize: number;
 }
 
@@ -64,6 +65,7 @@ export function capabilitiesRoute(driver: StorageDriver, info: CapabilitiesInfo)
     integrity: driver.capabilities.digest,
     conditional_writes: driver.capabilities.conditionalWrites,
     multipart_threshold: info.multipartThreshold,
+    multipart_part_size: info.multipartPartSize,
     max_artifact_size: info.maxArtifactSize,
     presign_ttl: info.presignTtl,
   };

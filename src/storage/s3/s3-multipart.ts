@@ -90,7 +90,7 @@ export class S3Multipart {
           key: blobKey,
           ttlSeconds,
           headers,
-          query: { partNumber: String(i + 1), uploadId: s3UploadId as string },
+          query: { partNumber: String(i + 1), uploadId: s3UploadId },
         });
         return { partNumber: i + 1, url, method: 'PUT' as const, headers, expiresAt };
       }),

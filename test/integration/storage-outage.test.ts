@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { artifact, uniqueHash } from '../helpers/artifacts.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { getBytes, postJson, putBytes } from '../helpers/http.js';
+import { purge, rgwControl, startRgw, type RgwCluster } from '../setup/services.ts';
+
+/**
+ * A storage outage is not a miss. This suite runs its own Ceph RGW cluster (the shared one keeps
+ * serving the other suites), stops its radosgw daemon under a running gateway, and starts it again.
+ */
+describe('store outage (real Ceph RGW stopped and restarted)', () => {
+  let cluster: RgwCluster;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    const slot = (Number(process.env.VC_TEST_SLOT ?? 0) + 190) % 380;
+    cluster = await startRgw(`${process.env.VC_TEST_RUN ?? 'dev'}/rgw-outage`, slot);
+    process.env.VC_TEST_S3_ENDPOINT_OUTAGE = cluster.env.VC_TEST_S3_ENDPOINT;
+    gw = await startGateway({
+      driver: 's3',
+      config: {
+        storage: {
+          driver: 's3',
+          s3: {
+            endpoint: cluster.env.VC_TEST_S3_ENDPOINT,
+            bucket: `outage-${Date.now().toString(36)}`,
+            forcePathStyle: true,
+            createBucket: true,
+            integrity: 'md5',
+            timeout: 2,
+          },
+        },
+      },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    if (cluster) {
+      await rgwControl(cluster.dir, 'stop');
+      await purge(cluster.dir);
+    }
+  });
+
+  it('answers 503 with Retry-After (never missing) while the store is down, and recovers without a restart', async () => {
+    const known = uniqueHash();
+    const a = artifact();
+    const up = await postJson(`${gw.url}/v1/negotiate`, { hash: known, action: 'upload', size: a.size, sha256: a.sha256, md5: a.md5 }, gw.token);
+    expect((await putBytes(up.body.url as string, a.body, up.body.headers as Record<string, string>)).status).toBe(200);
+    // Seen once before the outage, so the gateway knows it exists.
+    expect((await postJson(`${gw.url}/v1/negotiate`, { hash: known, action: 'download' }, gw.token)).body.status).toBe('found');
+    const unknown = uniqueHash();
+    expect((await getBytes(`${gw.url}/readyz`)).status).toBe(200);
+
+    await rgwControl(cluster.dir, 'stop-gateway');
+    try {
+      for (const body of [
+        { hash: unknown, action: 'download' },
+        { hash: unknown, action: 'upload', size: a.size, sha256: a.sha256, md5: a.md5 },
+      ]) {
+        const r = await postJson(`${gw.url}/v1/negotiate`, body, gw.token);
+        expect(r.status).toBe(503);
+        expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(r.body.code).toBe('storage_unavailable');
+        expect(r.body.status).toBeUndefined();
+      }
+      const batch = await postJson<{ results: Record<string, unknown>[] }>(
+        `${gw.url}/v1/negotiate/batch`,
+        { items: [{ hash: unknown, action: 'download' }, { hash: uniqueHash(), action: 'download' }] },
+        gw.token,
+      );
+      expect(batch.body.results.map((r) => r.code)).toEqual(['storage_unavailable', 'storage_unavailable']);
+      const ready = await getBytes(`${gw.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(JSON.parse(ready.body.toString()).checks.storage).toMatch(/unavailable/);
+      // A key already known to exist (L1) is still answered: its bytes were written and cannot change.
+      const cached = await postJson(`${gw.url}/v1/negotiate`, { hash: known, action: 'download' }, gw.token);
+      expect(cached.body.status).toBe('found');
+    } finally {
+      await rgwControl(cluster.dir, 'start-gateway');
+    }
+
+    const back = await postJson(`${gw.url}/v1/negotiate`, { hash: unknown, action: 'download' }, gw.token);
+    expect(back.status).toBe(200);
+    expect(back.body).toEqual({ status: 'missing' });
+    expect((await getBytes(`${gw.url}/readyz`)).status).toBe(200);
+    const metrics = (await getBytes(`${gw.url}/metrics`)).body.toString();
+    expect(metrics).toMatch(/vc_storage_errors_total\{operation="negotiate"\} [1-9]/);
+  }, 120_000);
+});

@@ -1,0 +1,91 @@
+import { describe, expect, it } from '@jest/globals';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../../src/config/load-config.js';
+import { ConfigError } from '../../../src/errors.js';
+
+async function yamlFile(text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'vc-config-'));
+  const file = join(dir, 'gateway.yml');
+  await writeFile(file, text);
+  return file;
+}
+
+async function problems(env: NodeJS.ProcessEnv, configFile?: string): Promise<readonly string[]> {
+  try {
+    await loadConfig({ env, configFile });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('has sane defaults: local disk on port 8080, sha256 integrity, conditional writes', async () => {
+    const c = await loadConfig({ env: {} });
+    expect(c.port).toBe(8080);
+    expect(c.storage.driver).toBe('local');
+    expect(c.storage.s3.integrity).toBe('sha256');
+    expect(c.storage.s3.conditionalWrites).toBe(true);
+    expect(c.presignTtl).toBe(900);
+    expect(c.auth.tokens).toEqual([]);
+  });
+
+  it('reads YAML and lets the environment win', async () => {
+    const file = await yamlFile('port: 9000\nstorage:\n  driver: s3\n  s3:\n    bucket: from-yaml\n    region: eu-west-1\n');
+    const c = await loadConfig({ env: { VC_S3_BUCKET: 'from-env', VC_AUTH_TOKEN: 'a, b ,c' }, configFile: file });
+    expect(c.port).toBe(9000);
+    expect(c.storage.driver).toBe('s3');
+    expect(c.storage.s3.bucket).toBe('from-env');
+    expect(c.storage.s3.region).toBe('eu-west-1');
+    expect(c.auth.tokens).toEqual(['a', 'b', 'c']);
+  });
+
+  it('takes the file from VC_CONFIG too', async () => {
+    const file = await yamlFile('presignTtl: 120\n');
+    expect((await loadConfig({ env: { VC_CONFIG: file } })).presignTtl).toBe(120);
+  });
+
+  it('coerces environment strings', async () => {
+    const c = await loadConfig({ env: { VC_PORT: '1234', VC_S3_FORCE_PATH_STYLE: 'true', VC_S3_CONDITIONAL_WRITES: '0' } });
+    expect(c.port).toBe(1234);
+    expect(c.storage.s3.forcePathStyle).toBe(true);
+    expect(c.storage.s3.conditionalWrites).toBe(false);
+  });
+
+  it('lists every problem at once, with its path and variable', async () => {
+    const p = await problems({
+      VC_PORT: 'eighty',
+      VC_STORAGE_DRIVER: 's3',
+      VC_S3_INTEGRITY: 'crc32',
+      VC_S3_ENDPOINT: 'not a url',
+      VC_JWT_SECRET: 'short',
+      VC_PRESIGN_TTL: '5',
+      VC_TYPO_SETTING: 'x',
+    });
+    const text = p.join('\n');
+    expect(text).toMatch(/^port \(VC_PORT\):/m);
+    expect(text).toMatch(/^storage\.s3\.integrity \(VC_S3_INTEGRITY\):/m);
+    expect(text).toMatch(/^storage\.s3\.endpoint \(VC_S3_ENDPOINT\):/m);
+    expect(text).toMatch(/^auth\.jwtSecret \(VC_JWT_SECRET\): must be at least 32/m);
+    expect(text).toMatch(/^presignTtl \(VC_PRESIGN_TTL\):/m);
+    expect(text).toMatch(/^VC_TYPO_SETTING: unknown setting/m);
+    expect(p.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('requires a bucket for the s3 driver', async () => {
+    expect(await problems({ VC_STORAGE_DRIVER: 's3' })).toEqual([
+      'storage.s3.bucket (VC_S3_BUCKET): required when storage.driver is s3',
+    ]);
+  });
+
+  it('rejects unknown keys and bad YAML in the file', async () => {
+    const p = await problems({}, await yamlFile('prot: 80\nstorage:\n  drvier: s3\n'));
+    expect(p.join('\n')).toMatch(/prot/);
+    expect(p.join('\n')).toMatch(/storage.*drvier/);
+    expect((await problems({}, await yamlFile('port: [1'))).join('\n')).toMatch(/not valid YAML/);
+    expect((await problems({}, '/nonexistent/gateway.yml')).join('\n')).toMatch(/ENOENT/);
+  });
+});

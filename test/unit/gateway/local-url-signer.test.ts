@@ -1,0 +1,45 @@
+import { describe, expect, it } from '@jest/globals';
+import { LocalUrlSigner } from '../../../src/storage/local/local-url-signer.js';
+
+describe('LocalUrlSigner', () => {
+  let now = 1_700_000_000_000;
+  const signer = new LocalUrlSigner(Buffer.from('k'.repeat(32)), () => 'http://gw', () => now);
+  const parse = (url: string) => {
+    const u = new URL(url);
+    return { path: u.pathname.replace('/v1/local/', ''), query: u.searchParams };
+  };
+
+  it('accepts its own URL until it expires, with the signed parameters', () => {
+    const { url } = signer.sign({ method: 'PUT', path: 'artifacts/ns/h', params: { size: '5', sha256: 'ab' } }, 60);
+    const { path, query } = parse(url);
+    expect(signer.verify('PUT', path, query)).toEqual({ ok: true, params: { size: '5', sha256: 'ab' } });
+    now += 61_000;
+    expect(signer.verify('PUT', path, query)).toEqual({ ok: false, reason: 'URL expired' });
+  });
+
+  it('is bound to its method, path and every parameter', () => {
+    const { url } = signer.sign({ method: 'PUT', path: 'artifacts/ns/h', params: { size: '5' } }, 60);
+    const { path, query } = parse(url);
+    expect(signer.verify('GET', path, query).ok).toBe(false);
+    expect(signer.verify('PUT', 'artifacts/ns/other', query).ok).toBe(false);
+    const bigger = new URLSearchParams(query);
+    bigger.set('size', '6');
+    expect(signer.verify('PUT', path, bigger).ok).toBe(false);
+    const later = new URLSearchParams(query);
+    later.set('exp', String(Number(query.get('exp')) + 3600));
+    expect(signer.verify('PUT', path, later).ok).toBe(false);
+    const added = new URLSearchParams(query);
+    added.set('meta-x', '1');
+    expect(signer.verify('PUT', path, added).ok).toBe(false);
+    const unsigned = new URLSearchParams(query);
+    unsigned.delete('sig');
+    expect(signer.verify('PUT', path, unsigned)).toEqual({ ok: false, reason: 'missing signature' });
+  });
+
+  it('rejects URLs signed with another secret', () => {
+    const other = new LocalUrlSigner(Buffer.from('o'.repeat(32)), () => 'http://gw', () => now);
+    const { url } = other.sign({ method: 'GET', path: 'artifacts/ns/h', params: {} }, 60);
+    const { path, query } = parse(url);
+    expect(signer.verify('GET', path, query).ok).toBe(false);
+  });
+});
