@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logging/create-logger.js';
+import { buildsExtension } from './build-extension.js';
 import { startGateway } from './start-gateway.js';
 
 /**
@@ -47,7 +48,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   config = ensureAuth(config, process.stderr);
   const logger = createLogger({ level: config.logLevel });
-  const gw = await startGateway({ config, logger });
+  const gw = await startGateway({ config, logger, extend: buildsExtension({ config, logger }) });
   logger.info(
     { listen: gw.url, storage: gw.driver.name, integrity: gw.driver.capabilities.digest },
     'velocity-gateway listening',

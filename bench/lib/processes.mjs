@@ -1,0 +1,52 @@
+// Helpers shared by the benches: child processes pinned to a core, waiting for a port, cleanup.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const children = new Set();
+
+/** Spawns `cmd args` pinned to `core` with taskset when available. */
+export function spawnPinned(core, cmd, args, opts = {}) {
+  const pinned = existsSync('/usr/bin/taskset') && core !== undefined;
+  const child = spawn(pinned ? 'taskset' : cmd, pinned ? ['-c', String(core), cmd, ...args] : args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...opts,
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  child.output = () => out;
+  return child;
+}
+
+export async function waitForHttp(url, timeoutMs = 30_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      return;
+    } catch {
+      if (Date.now() > end) throw new Error(`${url} did not come up`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+export function stopAll() {
+  for (const c of children) c.kill('SIGTERM');
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopAll(); process.exit(130); });
+process.on('exit', stopAll);
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
+}
+
+export function pinCurrentProcess(core) {
+  if (!existsSync('/usr/bin/taskset')) return;
+  spawn('taskset', ['-pc', String(core), String(process.pid)], { stdio: 'ignore' });
+}

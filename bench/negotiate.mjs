@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// Negotiation throughput: the gateway against a bare node:http JSON server, both pinned to the same
+// core, driven with the same load, interleaved in one run (this machine drifts between passes, so
+// only same-run ratios mean anything).
+//
+//   npm run bench:negotiate                       (S3 driver on a throw-away Ceph RGW; builds first)
+//   npm run bench:negotiate -- --store local      (the embedded local-disk driver)
+//   options: --duration S (5) --rounds N (3) --connections N (32) --store s3|local
+//
+// Scenarios: download hit with a JWT on known keys; upload miss (new key: HEAD on the store +
+// presign); batch negotiation of 1000 known keys per request (hashes/s).
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { SignJWT } from 'jose';
+import { median, pinCurrentProcess, spawnPinned, stopAll, waitForHttp } from './lib/processes.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    store: { type: 'string', default: 's3' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+const DURATION = Number(args.duration);
+const ROUNDS = Number(args.rounds);
+const CONNECTIONS = Number(args.connections);
+const SERVER_CORE = 1;
+const LOAD_CORE = 0;
+const KNOWN = 1000;
+const SECRET = randomBytes(32).toString('hex');
+const root = process.cwd();
+pinCurrentProcess(LOAD_CORE);
+
+let rgwDir;
+function startRgw() {
+  rgwDir = mkdtempSync(join(tmpdir(), 'velocity-bench-rgw-'));
+  const out = execFileSync('bash', [join(root, 'test/setup/rgw.sh'), 'start', rgwDir], {
+    env: { ...process.env, RGW_PORT: '27480', MON_PORT: '27481', OSD_PORT_MIN: '27490', OSD_PORT_MAX: '27520' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).toString();
+  return Object.fromEntries(out.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+}
+function cleanup() {
+  stopAll();
+  if (rgwDir) {
+    try { execFileSync('bash', [join(root, 'test/setup/rgw.sh'), 'stop', rgwDir, '--purge'], { stdio: 'ignore' }); } catch { /* best effort */ }
+    rgwDir = undefined;
+  }
+}
+process.on('exit', cleanup);
+
+const gwEnv = { PATH: process.env.PATH, VC_PORT: '28080', VC_HOST: '127.0.0.1', VC_JWT_SECRET: SECRET, VC_LOG_LEVEL: 'warn' };
+let integrity = 'sha256';
+if (args.store === 's3') {
+  const rgw = startRgw();
+  integrity = 'md5';
+  Object.assign(gwEnv, {
+    VC_STORAGE_DRIVER: 's3', VC_S3_ENDPOINT: rgw.VC_TEST_S3_ENDPOINT, VC_S3_BUCKET: 'bench', VC_S3_FORCE_PATH_STYLE: 'true',
+    VC_S3_CREATE_BUCKET: 'true', VC_S3_INTEGRITY: 'md5', AWS_ACCESS_KEY_ID: rgw.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: rgw.AWS_SECRET_ACCESS_KEY, AWS_REGION: 'us-east-1',
+  });
+} else {
+  rgwDir = undefined;
+  gwEnv.VC_LOCAL_ROOT = mkdtempSync(join(tmpdir(), 'velocity-bench-local-'));
+}
+
+spawnPinned(SERVER_CORE, process.execPath, [join(root, 'bench/lib/bare-server.mjs'), '28081']);
+const gw = spawnPinned(SERVER_CORE, process.execPath, [join(root, 'dist/bin/velocity-gateway.js')], { env: gwEnv });
+const GW = 'http://127.0.0.1:28080';
+const BARE = 'http://127.0.0.1:28081';
+await Promise.all([waitForHttp(`${GW}/healthz`), waitForHttp(BARE)]);
+await waitForHttp(`${GW}/readyz`).catch(() => { throw new Error(`gateway not ready:\n${gw.output()}`); });
+
+const token = await new SignJWT({ scope: 'cache:read cache:write', namespaces: ['*'] })
+  .setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(Buffer.from(SECRET));
+const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+
+// Known keys: uploaded through the real protocol first.
+const keys = Array.from({ length: KNOWN }, (_, i) => `bench-${i}-${randomBytes(8).toString('hex')}`);
+const body = randomBytes(1024);
+const digest = { size: body.length, sha256: createHash('sha256').update(body).digest('hex'), md5: createHash('md5').update(body).digest('base64') };
+const offers = await (await fetch(`${GW}/v1/negotiate/batch`, {
+  method: 'POST', headers, body: JSON.stringify({ items: keys.map((hash) => ({ hash, action: 'upload', ...digest })) }),
+})).json();
+for (let i = 0; i < keys.length; i += 32) {
+  await Promise.all(offers.results.slice(i, i + 32).map(async (o) => {
+    if (o.status !== 'upload_needed') throw new Error(`unexpected ${JSON.stringify(o)}`);
+    const r = await fetch(o.url, { method: 'PUT', headers: o.headers, body });
+    if (r.status !== 200) throw new Error(`PUT ${r.status}`);
+  }));
+}
+const check = await (await fetch(`${GW}/v1/negotiate`, { method: 'POST', headers, body: JSON.stringify({ hash: keys[0], action: 'download' }) })).json();
+if (check.status !== 'found') throw new Error(`known key not found: ${JSON.stringify(check)}`);
+
+function load(url, requestFactory, connections = CONNECTIONS) {
+  return new Promise((resolve, reject) => {
+    autocannon({
+      url, connections, duration: DURATION, pipelining: 1,
+      requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, ...requestFactory() }) }],
+    }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+let k = 0;
+const scenarios = {
+  bare: () => load(BARE, () => ({ path: '/', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hash: keys[k++ % KNOWN], action: 'download' }) })),
+  'download hit (JWT)': () => load(GW, () => ({ path: '/v1/negotiate', headers, body: JSON.stringify({ hash: keys[k++ % KNOWN], action: 'download' }) })),
+  'upload miss': () => load(GW, () => ({
+    path: '/v1/negotiate', headers,
+    body: JSON.stringify({ hash: randomBytes(16).toString('hex'), action: 'upload', ...digest, ...(integrity === 'md5' ? {} : { md5: undefined }) }),
+  })),
+  'batch (1000 known keys)': () => load(GW, () => ({
+    path: '/v1/negotiate/batch', headers, body: batchBody,
+  }), 4),
+};
+const batchBody = JSON.stringify({ items: keys.map((hash) => ({ hash, action: 'download' })) });
+
+const results = Object.fromEntries(Object.keys(scenarios).map((n) => [n, []]));
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const name of ['download hit (JWT)', 'upload miss', 'batch (1000 known keys)']) {
+    const bare = await scenarios.bare();
+    const r = await scenarios[name]();
+    for (const [label, x] of [['bare', bare], [name, r]]) {
+      if (x.non2xx + x.errors + x.timeouts > 0) throw new Error(`${label}: ${x.non2xx} non-2xx, ${x.errors} errors, ${x.timeouts} timeouts`);
+    }
+    results.bare.push({ rps: bare.requests.average, p99: bare.latency.p99 });
+    results[name].push({ rps: r.requests.average, p99: r.latency.p99, ratio: r.requests.average / bare.requests.average });
+    process.stderr.write(`round ${round}: ${name}: ${Math.round(r.requests.average)} req/s vs bare ${Math.round(bare.requests.average)}\n`);
+  }
+}
+
+const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const targets = { 'download hit (JWT)': 0.45, 'upload miss': 0.1 };
+console.log(`\nNegotiation benchmark (${args.store} store${args.store === 's3' ? ': Ceph RGW on loopback' : ''}; gateway and bare server pinned to core ${SERVER_CORE}, load on core ${LOAD_CORE}; ${ROUNDS} rounds x ${DURATION}s, medians)`);
+console.log('scenario                   req/s      p99 ms   vs bare JSON POST   target');
+const bareMed = median(results.bare.map((x) => x.rps));
+console.log(`bare node:http JSON POST   ${fmt(bareMed).padStart(8)}   ${fmt(median(results.bare.map((x) => x.p99))).padStart(6)}   1.00x`);
+for (const name of Object.keys(targets).concat('batch (1000 known keys)')) {
+  const rs = results[name];
+  const ratio = median(rs.map((x) => x.ratio));
+  const line = `${name.padEnd(25)}  ${fmt(median(rs.map((x) => x.rps))).padStart(8)}   ${fmt(median(rs.map((x) => x.p99))).padStart(6)}   ${fmt(ratio, 3)}x`;
+  if (name.startsWith('batch')) {
+    const hps = median(rs.map((x) => x.rps)) * KNOWN;
+    console.log(`${line}              ${fmt(hps)} hashes/s (target >= 50,000: ${hps >= 50_000 ? 'met' : 'NOT met'})`);
+  } else {
+    console.log(`${line}              >= ${targets[name]}x: ${ratio >= targets[name] ? 'met' : 'NOT met'}`);
+  }
+}
+console.log('\nRe-run: npm run bench:negotiate [-- --store local --duration 5 --rounds 3 --connections 32]');
+cleanup();
+process.exit(0);

@@ -1,0 +1,80 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/create-metrics.js';
+import type { StorageDriver } from '../storage/driver.js';
+import type { BuildQueue } from './build-queue.js';
+import { BuildService } from './build-service.js';
+import { createBuilderFactory } from './builders/create-builder.js';
+import { BullmqBuildQueue } from './bullmq-queue.js';
+import { runsInProcessWorker, type BuildsConfig } from './config.js';
+import { InProcessBuildQueue } from './in-process-queue.js';
+import { startBuildWorker, type BuildWorker } from './worker.js';
+
+/** BullMQ when `redisUrl` is set, the in-process queue otherwise. */
+export function createBuildQueue(config: BuildsConfig, logger: Logger): BuildQueue {
+  if (config.redisUrl === undefined) return new InProcessBuildQueue({ logsTail: config.logsTail });
+  const url = config.redisUrl;
+  return new BullmqBuildQueue({
+    // BullMQ needs `maxRetriesPerRequest: null` on its connections (blocking commands).
+    connect: () => new Redis(url, { maxRetriesPerRequest: null }),
+    prefix: config.redisPrefix,
+    logsTail: config.logsTail,
+    logger,
+    retry: {
+      maxAttempts: config.maxAttempts,
+      initialDelay: config.initialDelay,
+      maxDelay: config.maxDelay,
+      backoffMultiplier: config.backoffMultiplier,
+    },
+  });
+}
+
+export interface BuildsRuntime {
+  readonly queue: BuildQueue;
+  readonly service: BuildService;
+  /** Set when this process runs a worker (the embedded default, or VC_BUILD_IN_PROCESS_WORKER). */
+  readonly worker: BuildWorker | undefined;
+  /** Drains the worker (running builds finish), then closes the queue. */
+  close(): Promise<void>;
+}
+
+export interface CreateBuildsDeps {
+  readonly config: BuildsConfig;
+  readonly driver: StorageDriver;
+  readonly logger: Logger;
+  readonly presignTtl: number;
+  readonly metrics?: Metrics | undefined;
+  /** Overrides `runsInProcessWorker(config)`. */
+  readonly inProcessWorker?: boolean;
+}
+
+/** Everything the gateway needs for builds: queue, service and (when configured) an in-process worker. */
+export function createBuilds(deps: CreateBuildsDeps): BuildsRuntime {
+  const logger = deps.logger.child({ component: 'builds' });
+  const queue = createBuildQueue(deps.config, logger);
+  const service = new BuildService({
+    queue,
+    driver: deps.driver,
+    config: deps.config,
+    presignTtl: deps.presignTtl,
+    logger,
+    metrics: deps.metrics,
+  });
+  service.start();
+  const factory = createBuilderFactory(deps.config);
+  const wantWorker = deps.inProcessWorker ?? runsInProcessWorker(deps.config);
+  const worker =
+    wantWorker && factory
+      ? startBuildWorker({ queue, driver: deps.driver, builderFactory: factory, config: deps.config, logger, metrics: deps.metrics })
+      : undefined;
+  return {
+    queue,
+    service,
+    worker,
+    close: async () => {
+      service.stop();
+      await worker?.drain();
+      await queue.close();
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { loadConfig } from '../config/load-config.js';
+import type { Config } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import { createLogger } from '../logging/create-logger.js';
+import { createMetrics } from '../metrics/create-metrics.js';
+import { createStorageDriver } from '../storage/create-storage-driver.js';
+import { NO_BUILDER_MESSAGE, createBuilderFactory } from './builders/create-builder.js';
+import { builderKind } from './config.js';
+import { createBuildQueue } from './create-builds.js';
+import { startBuildWorker } from './worker.js';
+
+/**
+ * `velocity-worker`: takes builds from the BullMQ queue on `VC_REDIS_URL`, builds with Velox or
+ * the build command, uploads to the configured store. SIGTERM drains: no new builds, the running
+ * ones finish (a second SIGTERM stops at once; the builds' locks lapse and another worker takes them).
+ */
+export async function workerMain(env: NodeJS.ProcessEnv): Promise<void> {
+  let config: Config;
+  try {
+    config = await loadConfig({ env });
+    const problems: string[] = [];
+    if (!config.builds.redisUrl) problems.push('builds.redisUrl (VC_REDIS_URL): required by velocity-worker (without Redis the gateway runs builds itself)');
+    if (!createBuilderFactory(config.builds)) problems.push(`builds: ${NO_BUILDER_MESSAGE}`);
+    if (problems.length > 0) throw new ConfigError(problems);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`velocity-worker: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel, name: 'velocity-worker' });
+  const metrics = createMetrics();
+  const driver = createStorageDriver(config.storage, { baseUrl: () => config.publicUrl ?? '' });
+  await driver.init(AbortSignal.timeout(config.storage.s3.timeout * 1000));
+  const queue = createBuildQueue(config.builds, logger);
+  await queue.ping();
+  const factory = createBuilderFactory(config.builds);
+  if (!factory) throw new Error(NO_BUILDER_MESSAGE);
+  const worker = startBuildWorker({ queue, driver, builderFactory: factory, config: config.builds, logger, metrics });
+  logger.info(
+    { concurrency: config.builds.concurrency, builder: builderKind(config.builds), storage: driver.name },
+    'velocity-worker taking builds',
+  );
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'stopping now; running builds will be picked up by another worker');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'draining: running builds finish, no new ones start');
+    worker
+      .drain()
+      .then(() => queue.close())
+      .then(() => driver.close())
+      .then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'error while stopping');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from '@jest/globals';
+import { parseBuildRequest } from '../../../src/builds/build-request-schema.js';
+import { buildKey, canonicalJson, canonicalRequest, toVeloxRequest } from '../../../src/builds/canonical-request.js';
+import { BadRequestError } from '../../../src/errors.js';
+import { HTTP_PLUGINS, validRequest } from '../../fixtures/builds/requests.js';
+
+function rejection(body: unknown): BadRequestError {
+  try {
+    parseBuildRequest(body);
+  } catch (err) {
+    expect(err).toBeInstanceOf(BadRequestError);
+    return err as BadRequestError;
+  }
+  throw new Error('expected a 400');
+}
+
+describe('build request validation', () => {
+  it('accepts a Velox v3 BuildRequest with every field', () => {
+    const req = parseBuildRequest(
+      validRequest({
+        request_id: '3b241101-e2bb-4255-8caf-4136c566a962',
+        replaces: [{ old: 'github.com/roadrunner-server/http/v5', new: 'github.com/acme/http/v5@v5.0.3' }],
+        excludes: [{ module: 'github.com/roadrunner-server/goridge/v3', version: 'v3.8.0' }],
+        race: true,
+        debug: false,
+        force_rebuild: true,
+      }),
+    );
+    expect(req.plugins).toHaveLength(3);
+    expect(req.force_rebuild).toBe(true);
+  });
+
+  it.each(['v2025.1.2', 'v2.12.3-rc.1', 'master', 'abcdef0', 'a'.repeat(40)])('accepts rr_version %s', (v) => {
+    expect(parseBuildRequest(validRequest({ rr_version: v })).rr_version).toBe(v);
+  });
+
+  it.each(['2025.1.2', 'latest', 'main', 'ABCDEF0', 'abc', 'v1.2', ''])('rejects rr_version %j naming the field', (v) => {
+    const err = rejection(validRequest({ rr_version: v }));
+    expect(err.status).toBe(400);
+    expect(err.message).toContain('rr_version');
+  });
+
+  it('rejects an unknown platform naming os or arch', () => {
+    expect(rejection(validRequest({ target_platform: { os: 'beos', arch: 'amd64' } })).message).toContain('target_platform.os');
+    expect(rejection(validRequest({ target_platform: { os: 'linux', arch: 'z80' } })).message).toContain('target_platform.arch');
+    expect(rejection(validRequest({ target_platform: undefined })).message).toContain('target_platform');
+  });
+
+  it('rejects empty plugins and bad module paths', () => {
+    expect(rejection(validRequest({ plugins: [] })).message).toMatch(/plugins: must list at least one plugin/);
+    const bad = rejection(validRequest({ plugins: [{ module_name: '../../etc/passwd', tag: 'v1.0.0' }] }));
+    expect(bad.message).toContain('plugins[0].module_name');
+    expect(rejection(validRequest({ plugins: [{ module_name: 'https://github.com/a/b', tag: 'v1' }] })).message).toContain(
+      'plugins[0].module_name',
+    );
+    expect(rejection(validRequest({ plugins: [{ module_name: 'github.com/a/b', tag: 'v1 ; rm -rf' }] })).message).toContain(
+      'plugins[0].tag',
+    );
+  });
+
+  it('rejects a bad UUID and unknown fields', () => {
+    expect(rejection(validRequest({ request_id: 'not-a-uuid' })).message).toContain('request_id');
+    expect(rejection(validRequest({ frobnicate: true })).message).toContain('frobnicate: unknown field');
+    expect(rejection('plain string').message).toContain('(body)');
+    expect(rejection(validRequest({ race: 'yes' })).message).toContain('race');
+  });
+
+  it('lists every problem at once', () => {
+    const err = rejection({ rr_version: 'x', target_platform: { os: 'beos', arch: 'z80' }, plugins: [] });
+    for (const field of ['rr_version', 'target_platform.os', 'target_platform.arch', 'plugins']) {
+      expect(err.message).toContain(field);
+    }
+  });
+});
+
+describe('canonical request and build key', () => {
+  const key = (body: Record<string, unknown>) => buildKey(canonicalRequest(parseBuildRequest(body)));
+
+  it('is the SHA-256 of the documented canonical JSON', () => {
+    const canonical = canonicalRequest(parseBuildRequest(validRequest()));
+    const expected =
+      '{"key_version":1,"rr_version":"v2025.1.2","target_platform":{"os":"linux","arch":"amd64"},"plugins":[' +
+      '{"module_name":"github.com/roadrunner-server/http/v5","tag":"v5.0.2"},' +
+      '{"module_name":"github.com/roadrunner-server/logger/v5","tag":"v5.0.1"},' +
+      '{"module_name":"github.com/roadrunner-server/server/v5","tag":"v5.1.0"}],' +
+      '"replaces":[],"excludes":[],"race":false,"debug":false}';
+    expect(canonicalJson(canonical)).toBe(expected);
+    expect(buildKey(canonical)).toBe(createHash('sha256').update(expected).digest('hex'));
+  });
+
+  it('does not depend on plugin order, request_id, force_rebuild or duplicates', () => {
+    const base = key(validRequest());
+    expect(key(validRequest({ plugins: [...HTTP_PLUGINS].reverse() }))).toBe(base);
+    expect(key(validRequest({ request_id: '3b241101-e2bb-4255-8caf-4136c566a962' }))).toBe(base);
+    expect(key(validRequest({ force_rebuild: true }))).toBe(base);
+    expect(key(validRequest({ plugins: [...HTTP_PLUGINS, HTTP_PLUGINS[0]] }))).toBe(base);
+    expect(key(validRequest({ race: false, debug: false, replaces: [], excludes: [] }))).toBe(base);
+  });
+
+  it('changes with every field that changes the binary', () => {
+    const base = key(validRequest());
+    const variants = [
+      validRequest({ rr_version: 'v2025.1.3' }),
+      validRequest({ target_platform: { os: 'darwin', arch: 'amd64' } }),
+      validRequest({ target_platform: { os: 'linux', arch: 'arm64' } }),
+      validRequest({ plugins: HTTP_PLUGINS.slice(1) }),
+      validRequest({ plugins: [{ ...HTTP_PLUGINS[0], tag: 'v5.0.3' }, ...HTTP_PLUGINS.slice(1)] }),
+      validRequest({ race: true }),
+      validRequest({ debug: true }),
+      validRequest({ replaces: [{ old: 'github.com/a/b', new: 'github.com/c/b' }] }),
+      validRequest({ excludes: [{ module: 'github.com/a/b', version: 'v1.0.0' }] }),
+    ];
+    const keys = new Set(variants.map(key));
+    expect(keys.size).toBe(variants.length);
+    expect(keys.has(base)).toBe(false);
+  });
+
+  it('sorts by module then tag in code-unit order', () => {
+    const canonical = canonicalRequest(
+      parseBuildRequest(
+        validRequest({
+          plugins: [
+            { module_name: 'github.com/b/x', tag: 'v1.0.0' },
+            { module_name: 'github.com/a/x', tag: 'v2.0.0' },
+            { module_name: 'github.com/a/x', tag: 'v10.0.0' },
+            { module_name: 'github.com/B/x', tag: 'v1.0.0' },
+          ],
+        }),
+      ),
+    );
+    expect(canonical.plugins.map((p) => `${p.module_name}@${p.tag}`)).toEqual([
+      'github.com/B/x@v1.0.0',
+      'github.com/a/x@v10.0.0',
+      'github.com/a/x@v2.0.0',
+      'github.com/b/x@v1.0.0',
+    ]);
+  });
+
+  it('sends Velox the request with its request_id and force flag', () => {
+    const canonical = canonicalRequest(parseBuildRequest(validRequest()));
+    const velox = toVeloxRequest(canonical, { requestId: 'r-1', forceRebuild: true });
+    expect(velox).toMatchObject({ request_id: 'r-1', force_rebuild: true, rr_version: 'v2025.1.2' });
+    expect(velox).not.toHaveProperty('key_version');
+  });
+});
