@@ -49,6 +49,8 @@ export const configSchema = z.strictObject({
       s3: z
         .strictObject({
           endpoint: url.optional(),
+          /** Endpoint clients reach the store at, when it differs from `endpoint` (presigned URLs name it). */
+          publicEndpoint: url.optional(),
           region: z.string().min(1).default('us-east-1'),
           bucket: z.string().min(3).max(63).optional(),
           forcePathStyle: flag.default(false),
@@ -105,6 +107,7 @@ export const ENV_PATHS: Readonly<Record<string, string>> = {
   VC_LOCAL_ROOT: 'storage.local.root',
   VC_LOCAL_SIGNING_SECRET: 'storage.local.signingSecret',
   VC_S3_ENDPOINT: 'storage.s3.endpoint',
+  VC_S3_PUBLIC_ENDPOINT: 'storage.s3.publicEndpoint',
   VC_S3_REGION: 'storage.s3.region',
   VC_S3_BUCKET: 'storage.s3.bucket',
   VC_S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',

@@ -25,7 +25,7 @@ export function createMetrics(opts: CreateMetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'vc_' });
   const registers = [registry];
-  return {
+  const metrics: Metrics = {
     registry,
     // Label values are bounded: `namespace_kind` is `default` or `named`, never a user's string.
     cacheHits: new Counter({
@@ -85,4 +85,11 @@ export function createMetrics(opts: CreateMetricsOptions = {}): Metrics {
     buildQueueDepth: new Gauge({ name: 'vc_build_queue_depth', help: 'Builds waiting or running', registers }),
     buildWaiters: new Gauge({ name: 'vc_build_waiters', help: 'Clients waiting for a build', registers }),
   };
+  // Series with bounded labels start at zero, so rates and ratios exist before the first event.
+  for (const kind of ['default', 'named']) {
+    metrics.cacheHits.inc({ namespace_kind: kind }, 0);
+    metrics.cacheMisses.inc({ namespace_kind: kind }, 0);
+  }
+  metrics.storageErrors.inc({ operation: 'negotiate' }, 0);
+  return metrics;
 }

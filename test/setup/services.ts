@@ -72,7 +72,28 @@ export async function purge(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
+async function hasCommand(cmd: string): Promise<boolean> {
+  try {
+    await run('sh', ['-c', `command -v ${cmd}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Installs Debian's redis-server when it is missing (the suite runs real services, not fakes). */
+async function ensureRedis(): Promise<void> {
+  if (await hasCommand('redis-server')) return;
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+  const apt = (args: string[]) => run(sudo[0] ?? 'apt-get', [...(sudo.length ? ['apt-get'] : []), ...args], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  await apt(['update', '-qq']);
+  await apt(['install', '-y', '-qq', '--no-install-recommends', 'redis-server']);
+}
+
 export async function startRedis(name: string, port: number): Promise<string> {
+  await ensureRedis();
   const dir = serviceDir(name);
   await mkdir(dir, { recursive: true });
   await run('redis-server', [

@@ -29,8 +29,8 @@ import { S3Head } from './s3-head.js';
 import { S3Multipart } from './s3-multipart.js';
 import { S3UrlSigner, type S3Location } from './s3-url-signer.js';
 
-export function s3Location(config: S3Config): { location: S3Location; origin: string } {
-  const base = new URL(config.endpoint ?? `https://s3.${config.region}.amazonaws.com`);
+export function s3Location(config: S3Config, endpoint = config.endpoint): { location: S3Location; origin: string } {
+  const base = new URL(endpoint ?? `https://s3.${config.region}.amazonaws.com`);
   const bucket = config.bucket as string;
   const hostname = config.forcePathStyle ? base.hostname : `${bucket}.${base.hostname}`;
   const port = base.port ? Number(base.port) : undefined;
@@ -78,14 +78,12 @@ export class S3Driver implements StorageDriver {
     const client = this.client;
     if (!config.bucket) throw new Error('S3Driver needs a bucket');
     this.bucket = config.bucket;
-    const { location, origin } = s3Location(config);
-    this.signer = new S3UrlSigner(location, {
-      credentials: client.config.credentials,
-      region: config.region,
-      sha256: client.config.sha256,
-      now: this.now,
-    });
-    this.heads = new S3Head(this.signer, origin, config.timeout * 1000);
+    const signerOptions = { credentials: client.config.credentials, region: config.region, sha256: client.config.sha256, now: this.now };
+    const internal = s3Location(config);
+    // URLs for clients name the public endpoint; the gateway's own HEADs go to the internal one.
+    this.signer = new S3UrlSigner(s3Location(config, config.publicEndpoint ?? config.endpoint).location, signerOptions);
+    const headSigner = config.publicEndpoint ? new S3UrlSigner(internal.location, signerOptions) : this.signer;
+    this.heads = new S3Head(headSigner, internal.origin, config.timeout * 1000);
     this.multipart = new S3Multipart(client, this.bucket, this.signer, config.conditionalWrites, this.now);
     this.bucketReady = !config.createBucket;
     this.capabilities = {
