@@ -1,9 +1,10 @@
 import { LRUCache } from 'lru-cache';
 import type { ArtifactInfo, ArtifactRef, PresignedRequest } from '../storage/driver.js';
 
-interface Entry {
+export interface KnownKey {
   readonly info: ArtifactInfo;
-  download?: PresignedRequest;
+  /** The last download URL handed out for this key, with its expiry pre-formatted. */
+  download?: { readonly request: PresignedRequest; readonly expiresAtIso: string };
 }
 
 /**
@@ -12,10 +13,10 @@ interface Entry {
  * Bounded by entry count (LRU).
  */
 export class KnownKeys {
-  private readonly lru: LRUCache<string, Entry> | undefined;
+  private readonly lru: LRUCache<string, KnownKey> | undefined;
 
   constructor(max: number) {
-    this.lru = max > 0 ? new LRUCache<string, Entry>({ max }) : undefined;
+    this.lru = max > 0 ? new LRUCache<string, KnownKey>({ max }) : undefined;
   }
 
   private static id(ref: ArtifactRef): string {
@@ -26,23 +27,24 @@ export class KnownKeys {
     return this.lru?.get(KnownKeys.id(ref))?.info;
   }
 
+  /** The whole entry (info and last download URL) in one lookup: the hit path. */
+  entry(ref: ArtifactRef): KnownKey | undefined {
+    return this.lru?.get(KnownKeys.id(ref));
+  }
+
   remember(ref: ArtifactRef, info: ArtifactInfo): void {
     const id = KnownKeys.id(ref);
     if (this.lru && !this.lru.has(id)) this.lru.set(id, { info });
   }
 
-  /**
-   * A download URL for `ref` that is still valid for at least `minRemainingMs`, or undefined.
-   * Reusing one URL for the first half of its life saves a signature per hit.
-   */
-  cachedDownload(ref: ArtifactRef, now: number, minRemainingMs: number): PresignedRequest | undefined {
-    const d = this.lru?.get(KnownKeys.id(ref))?.download;
-    return d && d.expiresAt.getTime() - now >= minRemainingMs ? d : undefined;
-  }
-
-  rememberDownload(ref: ArtifactRef, download: PresignedRequest): void {
-    const e = this.lru?.get(KnownKeys.id(ref));
-    if (e) e.download = download;
+  /** Remembers `info`; returns the entry to keep download URLs on (a detached one when disabled). */
+  rememberEntry(ref: ArtifactRef, info: ArtifactInfo): KnownKey {
+    const id = KnownKeys.id(ref);
+    const existing = this.lru?.get(id);
+    if (existing) return existing;
+    const entry: KnownKey = { info };
+    this.lru?.set(id, entry);
+    return entry;
   }
 
   get size(): number {

@@ -37,6 +37,8 @@ export interface NegotiatorDeps {
   readonly maxArtifactSize: number;
   readonly multipartThreshold: number;
   readonly now?: () => number;
+  /** Where errors that are not part of the protocol go (a batch answers them per item). */
+  readonly onUnexpectedError?: (err: unknown) => void;
 }
 
 /** S3's floor for every part but the last. */
@@ -50,49 +52,68 @@ const BATCH_STORE_CONCURRENCY = 32;
  */
 export class Negotiator {
   private readonly now: () => number;
+  /** Metric children bound once: label hashing on every negotiation adds up on the hit path. */
+  private readonly latency = new Map<string, { observe(v: number): void }>();
+  private readonly hits: Record<'default' | 'named', { inc(): void }>;
+  private readonly misses: Record<'default' | 'named', { inc(): void }>;
 
   constructor(private readonly deps: NegotiatorDeps) {
     this.now = deps.now ?? Date.now;
+    const { cacheHits, cacheMisses } = deps.metrics;
+    this.hits = { default: cacheHits.labels('default'), named: cacheHits.labels('named') };
+    this.misses = { default: cacheMisses.labels('default'), named: cacheMisses.labels('named') };
   }
 
-  async negotiate(principal: Principal, req: NegotiateRequest, signal?: AbortSignal): Promise<NegotiateAnswer> {
+  private observe(action: string, status: string, seconds: number): void {
+    const key = `${action} ${status}`;
+    let h = this.latency.get(key);
+    if (!h) this.latency.set(key, (h = this.deps.metrics.negotiationLatency.labels(action, status)));
+    h.observe(seconds);
+  }
+
+  /**
+   * `signal` may be a function: it is then called only when the store is asked, so a hit never
+   * pays for an AbortSignal.
+   */
+  async negotiate(principal: Principal, req: NegotiateRequest, signal?: SignalSource): Promise<NegotiateAnswer> {
     const started = performance.now();
     let status = 'error';
     try {
       const ref = { namespace: req.namespace ?? DEFAULT_NAMESPACE, hash: req.hash };
       requireScope(principal, req.action === 'download' ? 'cache:read' : 'cache:write');
       requireNamespace(principal, ref.namespace);
-      const answer = req.action === 'download' ? await this.download(ref, signal) : await this.upload(ref, req, signal);
+      const answer = req.action === 'download' ? await this.download(ref, signal) : await this.upload(ref, req, resolve(signal));
       status = answer.status;
       return answer;
     } catch (err) {
       if (err instanceof StorageUnavailableError) this.deps.metrics.storageErrors.inc({ operation: 'negotiate' });
       throw err;
     } finally {
-      this.deps.metrics.negotiationLatency.observe({ action: req.action, status }, (performance.now() - started) / 1000);
+      this.observe(req.action, status, (performance.now() - started) / 1000);
     }
   }
 
-  private async download(ref: ArtifactRef, signal?: AbortSignal): Promise<NegotiateAnswer> {
-    const kind = { namespace_kind: ref.namespace === DEFAULT_NAMESPACE ? 'default' : 'named' };
-    let info = this.deps.knownKeys.get(ref);
-    if (!info) {
-      const stored = await this.deps.driver.head(ref, signal);
+  private async download(ref: ArtifactRef, signal?: SignalSource): Promise<NegotiateAnswer> {
+    const kind = ref.namespace === DEFAULT_NAMESPACE ? 'default' : 'named';
+    let entry = this.deps.knownKeys.entry(ref);
+    if (!entry) {
+      const stored = await this.deps.driver.head(ref, resolve(signal));
       if (!stored) {
-        this.deps.metrics.cacheMisses.inc(kind);
+        this.misses[kind].inc();
         return { status: 'missing' };
       }
-      info = stored;
-      this.deps.knownKeys.remember(ref, info);
+      entry = this.deps.knownKeys.rememberEntry(ref, stored);
     }
-    this.deps.metrics.cacheHits.inc(kind);
-    const ttlMs = this.deps.presignTtl * 1000;
-    let dl = this.deps.knownKeys.cachedDownload(ref, this.now(), ttlMs / 2);
-    if (!dl) {
-      dl = await this.deps.driver.presignDownload(ref, this.deps.presignTtl, info);
-      this.deps.knownKeys.rememberDownload(ref, dl);
+    this.hits[kind].inc();
+    // A URL is handed out again during the first half of its life: a signature saved per hit,
+    // and every client still gets at least half the TTL.
+    let dl = entry.download;
+    if (!dl || dl.request.expiresAt.getTime() - this.now() < (this.deps.presignTtl * 1000) / 2) {
+      const request = await this.deps.driver.presignDownload(ref, this.deps.presignTtl, entry.info);
+      dl = entry.download = { request, expiresAtIso: request.expiresAt.toISOString() };
     }
-    return { status: 'found', url: dl.url, expires_at: dl.expiresAt.toISOString(), size: info.size, sha256: info.sha256 };
+    const { info } = entry;
+    return { status: 'found', url: dl.request.url, expires_at: dl.expiresAtIso, size: info.size, sha256: info.sha256 };
   }
 
   private checkUploadInput(req: NegotiateRequest): { size: number; sha256: string } {
@@ -151,7 +172,7 @@ export class Negotiator {
   }
 
   /** Each item answered on its own: one bad item or one store error does not fail the batch. */
-  async batch(principal: Principal, items: readonly unknown[], signal?: AbortSignal): Promise<BatchItemAnswer[]> {
+  async batch(principal: Principal, items: readonly unknown[], signal?: SignalSource): Promise<BatchItemAnswer[]> {
     const results: BatchItemAnswer[] = new Array<BatchItemAnswer>(items.length);
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -161,6 +182,7 @@ export class Negotiator {
           const req = parseOrThrow(negotiateRequestSchema, items[i]);
           results[i] = await this.negotiate(principal, req, signal);
         } catch (err) {
+          if (!(err instanceof VelocityError)) this.deps.onUnexpectedError?.(err);
           results[i] = itemError(err);
         }
       }
@@ -194,6 +216,12 @@ export class Negotiator {
     requireNamespace(principal, ref.namespace);
     return ref;
   }
+}
+
+export type SignalSource = AbortSignal | (() => AbortSignal);
+
+function resolve(signal: SignalSource | undefined): AbortSignal | undefined {
+  return typeof signal === 'function' ? signal() : signal;
 }
 
 function itemError(err: unknown): BatchItemAnswer {

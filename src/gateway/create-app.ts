@@ -58,6 +58,7 @@ export function createApp(deps: AppDeps): App {
     maxArtifactSize: config.cache.maxArtifactSize,
     multipartThreshold: config.cache.multipartThreshold,
     ...(deps.now ? { now: deps.now } : {}),
+    onUnexpectedError: (err) => deps.logger.error({ err }, 'negotiation failed'),
   });
 
   const koa = new Koa<GatewayState>({ proxy: true });

@@ -1,11 +1,47 @@
+import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
 
 /** What middleware puts on `ctx.state` for the routes. */
 export interface GatewayState {
-  requestId: string;
-  log: Logger;
+  readonly requestId: string;
+  /** A child logger carrying the request id. */
+  readonly log: Logger;
   principal?: Principal;
   /** Aborted when the client goes away, so store calls stop with it. */
-  signal: AbortSignal;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The per-request state. The logger and the signal are made on first use, through getters on the
+ * prototype: a cache hit needs neither, and building both for every request costs more than the
+ * rest of the hit path.
+ */
+export class RequestState implements GatewayState {
+  principal?: Principal;
+  private childLog: Logger | undefined;
+  private controller: AbortController | undefined;
+
+  constructor(
+    readonly requestId: string,
+    private readonly logger: Logger,
+    private readonly res: ServerResponse,
+  ) {}
+
+  get log(): Logger {
+    return (this.childLog ??= this.logger.child({ reqId: this.requestId }));
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const controller = (this.controller = new AbortController());
+      const res = this.res;
+      // The response closing before it finished means the client went away (the request's own
+      // 'close' fires as soon as its body has been read, so it says nothing about the client).
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+      });
+    }
+    return this.controller.signal;
+  }
 }

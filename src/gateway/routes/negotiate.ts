@@ -8,7 +8,7 @@ import type { GatewayState } from '../state.js';
 export function negotiateRoute(negotiator: Negotiator): Middleware<GatewayState> {
   return async (ctx) => {
     const req = parseOrThrow(negotiateRequestSchema, jsonBody(ctx));
-    ctx.body = await negotiator.negotiate(ctx.state.principal!, req, ctx.state.signal);
+    ctx.body = await negotiator.negotiate(ctx.state.principal!, req, () => ctx.state.signal);
   };
 }
 
@@ -16,6 +16,6 @@ export function negotiateRoute(negotiator: Negotiator): Middleware<GatewayState>
 export function negotiateBatchRoute(negotiator: Negotiator): Middleware<GatewayState> {
   return async (ctx) => {
     const { items } = parseOrThrow(batchRequestSchema, jsonBody(ctx), 'bad_batch');
-    ctx.body = { results: await negotiator.batch(ctx.state.principal!, items, ctx.state.signal) };
+    ctx.body = { results: await negotiator.batch(ctx.state.principal!, items, () => ctx.state.signal) };
   };
 }

@@ -31,7 +31,8 @@ export function classifyS3Error(err: unknown): S3ErrorKind {
 export function describeS3Error(err: unknown): string {
   const e = (err ?? {}) as SdkLikeError;
   const status = e.$metadata?.httpStatusCode;
-  const name = e.name ?? e.Code ?? 'Error';
+  const code = (err as { code?: string } | undefined)?.code;
+  const name = e.name && e.name !== 'Error' ? e.name : (e.Code ?? code ?? e.message ?? 'Error');
   const hint = status === 403 ? ' (check credentials, bucket policy and the clock)' : '';
   return `${name}${status ? ` HTTP ${status}` : ''}${hint}`;
 }

@@ -1,4 +1,5 @@
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
+import { StorageUnavailableError } from '../errors.js';
 import type { AwsCredentialIdentityProvider, ChecksumConstructor, HashConstructor, HttpRequest } from '@smithy/types';
 
 export interface S3Location {
@@ -59,11 +60,18 @@ export class S3UrlSigner {
       query: { ...opts.query },
       headers,
     };
-    const signed = await this.presigner.presign(request, {
-      expiresIn: opts.ttlSeconds,
-      unhoistableHeaders: unhoistable,
-      signingDate: opts.now ?? new Date(this.now()),
-    });
+    let signed: HttpRequest;
+    try {
+      signed = await this.presigner.presign(request, {
+        expiresIn: opts.ttlSeconds,
+        unhoistableHeaders: unhoistable,
+        signingDate: opts.now ?? new Date(this.now()),
+      });
+    } catch (err) {
+      // Almost always missing or unloadable credentials: the store cannot be used, which is an
+      // outage to report (503), not a server bug and not a miss.
+      throw new StorageUnavailableError(`cannot sign store requests: ${(err as Error).message} (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile)`, err);
+    }
     return this.format(signed);
   }
 

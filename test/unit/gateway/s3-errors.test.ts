@@ -30,3 +30,24 @@ describe('classifyS3Error', () => {
     expect(toStorageError(sdk('AccessDenied', 403), 'ns/h').message).toMatch(/credentials.*clock/);
   });
 });
+
+describe('S3Driver without usable credentials', () => {
+  it('reports the store as unavailable (503), never a miss and never a 500', async () => {
+    const { S3Client } = await import('@aws-sdk/client-s3');
+    const { S3Driver } = await import('../../../src/storage/s3/s3-driver.js');
+    const { configSchema } = await import('../../../src/config/schema.js');
+    const s3 = configSchema.parse({ storage: { driver: 's3', s3: { endpoint: 'http://127.0.0.1:9', bucket: 'bucket', forcePathStyle: true } } }).storage.s3;
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: s3.region,
+      forcePathStyle: true,
+      credentials: () => Promise.reject(new Error('Could not load credentials from any providers')),
+    });
+    const driver = new S3Driver(s3, { client });
+    const ref = { namespace: 'default', hash: 'h' };
+    await expect(driver.head(ref)).rejects.toThrow(/cannot sign store requests.*AWS_ACCESS_KEY_ID/);
+    await expect(driver.head(ref)).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(driver.presignDownload(ref, 60)).rejects.toBeInstanceOf(StorageUnavailableError);
+    await driver.close();
+  });
+});

@@ -1,0 +1,152 @@
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ProjectConfigError, UsageError } from '../errors.js';
+import { expandDeep } from './expand-env.js';
+import { projectConfigSchema, type ProjectConfig } from './schema.js';
+
+export const CONFIG_FILES = ['velocity.yml', 'velocity.yaml'] as const;
+
+/** The remote cache as this run will use it, or why it is off. */
+export type RemoteSettings =
+  | { enabled: true; url: string; token: string; namespace: string; timeoutMs: number }
+  | { enabled: false; reason: string; /** Off by accident (e.g. an unset variable), worth a warning. */ unexpected: boolean };
+
+export interface LoadedProject {
+  root: string;
+  file: string;
+  config: ProjectConfig;
+  remote: RemoteSettings;
+}
+
+/** Walks up from `cwd` to the nearest directory holding a velocity.yml. */
+export function findConfigFile(cwd: string): string {
+  let dir = resolve(cwd);
+  for (;;) {
+    for (const name of CONFIG_FILES) {
+      const file = join(dir, name);
+      if (existsSync(file)) return file;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new UsageError(`no velocity.yml found in ${resolve(cwd)} or any parent directory (see velocity.yml.example)`);
+    }
+    dir = parent;
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  const problems: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) problems.push(`${formatPath([...issue.path, key])}: unknown key`);
+      continue;
+    }
+    const message = /received undefined$/.test(issue.message) ? 'is required' : issue.message;
+    problems.push(`${formatPath(issue.path)}: ${message}`);
+  }
+  return problems;
+}
+
+/** Checks the parts zod cannot see: references between tasks. */
+function crossCheck(config: ProjectConfig): string[] {
+  const problems: string[] = [];
+  for (const [name, task] of Object.entries(config.pipeline)) {
+    task.outputs.forEach((glob, i) => {
+      const path = glob.replace(/^!/, '');
+      if (path.startsWith('/') || /^[A-Za-z]:/.test(path) || path.split(/[\\/]/).includes('..')) {
+        problems.push(`pipeline.${name}.outputs[${i}]: must stay inside the package (no leading / and no ..)`);
+      }
+    });
+    task.depends_on.forEach((dep, i) => {
+      const target = dep.startsWith('^') ? dep.slice(1) : dep;
+      if (!(target in config.pipeline)) {
+        problems.push(`pipeline.${name}.depends_on[${i}]: unknown task "${target}"`);
+      } else if (target === name && !dep.startsWith('^')) {
+        problems.push(`pipeline.${name}.depends_on[${i}]: a task cannot depend on itself`);
+      }
+    });
+  }
+  return problems;
+}
+
+function resolveRemote(
+  config: ProjectConfig,
+  missing: Map<string, string[]>,
+  problems: string[],
+): RemoteSettings {
+  const remote = config.remote;
+  if (!remote) return { enabled: false, reason: 'no remote configured in velocity.yml', unexpected: false };
+  if (!remote.enabled) return { enabled: false, reason: 'remote.enabled is false', unexpected: false };
+  const unset = [...new Set([...(missing.get('remote.url') ?? []), ...(missing.get('remote.token') ?? [])])];
+  if (remote.url === '') {
+    if (unset.length > 0) return { enabled: false, reason: `remote.url is empty: ${unset.map((n) => `$${n}`).join(', ')} not set`, unexpected: true };
+    problems.push('remote.url: is required when remote.enabled is true');
+    return { enabled: false, reason: 'invalid', unexpected: true };
+  }
+  let url: URL;
+  try {
+    url = new URL(remote.url);
+  } catch {
+    problems.push(`remote.url: "${remote.url}" is not a URL`);
+    return { enabled: false, reason: 'invalid', unexpected: true };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    problems.push(`remote.url: must be an http:// or https:// URL`);
+    return { enabled: false, reason: 'invalid', unexpected: true };
+  }
+  if (remote.token === '' && unset.length > 0) {
+    return { enabled: false, reason: `remote.token is empty: ${unset.map((n) => `$${n}`).join(', ')} not set`, unexpected: true };
+  }
+  return {
+    enabled: true,
+    url: remote.url.replace(/\/+$/, ''),
+    token: remote.token,
+    namespace: remote.namespace,
+    timeoutMs: remote.timeout_ms,
+  };
+}
+
+/** Parses and validates velocity.yml text; every problem is reported at once, with its path. */
+export function parseProjectConfig(
+  text: string,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+): { config: ProjectConfig; remote: RemoteSettings } {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ProjectConfigError(file, doc.errors.map((e) => `not valid YAML: ${e.message.split('\n')[0] ?? ''}`));
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ProjectConfigError(file, ['(top level): must be a mapping with version, pipeline, ...']);
+  }
+  const data = { ...(raw as Record<string, unknown>) };
+  const missing = new Map<string, string[]>();
+  // Only the remote section is expanded: commands stay exactly as written.
+  if ('remote' in data) data.remote = expandDeep(data.remote, env, missing, 'remote');
+  const parsed = projectConfigSchema.safeParse(data);
+  if (!parsed.success) throw new ProjectConfigError(file, formatIssues(parsed.error.issues));
+  const problems = crossCheck(parsed.data);
+  const remote = resolveRemote(parsed.data, missing, problems);
+  if (problems.length > 0) throw new ProjectConfigError(file, problems);
+  return { config: parsed.data, remote };
+}
+
+export async function loadProject(cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<LoadedProject> {
+  const file = findConfigFile(cwd);
+  const text = await readFile(file, 'utf8');
+  const { config, remote } = parseProjectConfig(text, file, env);
+  return { root: dirname(file), file, config, remote };
+}

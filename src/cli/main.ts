@@ -1,0 +1,109 @@
+import { resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, VelocityError } from '../errors.js';
+import { EXIT, TaskFailedError } from './errors.js';
+import type { CliIo } from './io.js';
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+function buildProgram(io: CliIo, state: { verbose: boolean }): Command {
+  const program = new Command('velocity')
+    .description('A cached task runner for monorepos, backed by a velocity gateway.')
+    .option('--cwd <dir>', 'run as if started in <dir>')
+    .option('--verbose', 'show stack traces for errors')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stderr.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError(false)
+    .allowExcessArguments(false);
+  program.hook('preAction', (cmd) => {
+    const globals = cmd.optsWithGlobals<{ verbose?: boolean; cwd?: string }>();
+    state.verbose = globals.verbose === true;
+  });
+  const ioFor = (cmd: Command): CliIo => {
+    const cwd = cmd.optsWithGlobals<{ cwd?: string }>().cwd;
+    return cwd ? { ...io, cwd: resolve(io.cwd, cwd) } : io;
+  };
+
+  program
+    .command('run')
+    .description('run tasks from velocity.yml, restoring cached results')
+    .argument('<task...>', 'pipeline tasks to run in every workspace package')
+    .option('-c, --concurrency <n>', 'how many commands may run at once (default: CPU count)')
+    .option('-f, --force', 'ignore the cache: run every task (results are still stored)')
+    .option('-n, --dry-run', 'list each task with its key and what went into it; run nothing')
+    .option('--json', 'print a machine-readable summary on stdout')
+    .option('--filter <package>', 'only run the tasks of this package (and what they depend on); repeatable', collect)
+    .addOption(new Option('--no-remote', 'use the local cache only'))
+    .action(async (tasks: string[], opts: Record<string, unknown>, cmd: Command) => {
+      // Commands load lazily: a CLI pays start-up time on every CI step.
+      const { runCommand } = await import('./commands/run.js');
+      await runCommand(
+        {
+          tasks,
+          concurrency: opts.concurrency as string | undefined,
+          force: opts.force as boolean | undefined,
+          dryRun: opts.dryRun as boolean | undefined,
+          json: opts.json as boolean | undefined,
+          filter: opts.filter as string[] | undefined,
+          remote: opts.remote as boolean | undefined,
+        },
+        ioFor(cmd),
+      );
+    });
+
+  program
+    .command('doctor')
+    .description('check the configured remote cache: reachable, token, scopes, round trip, clock')
+    .option('--json', 'print the checks as JSON on stdout')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { doctorCommand } = await import('./commands/doctor.js');
+      await doctorCommand(opts, ioFor(cmd));
+    });
+  return program;
+}
+
+/**
+ * The one error boundary of the CLI: commands throw, this maps errors to a message and an exit
+ * code. Stack traces only with --verbose. Returns the exit code; never calls process.exit.
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const state = { verbose: argv.includes('--verbose') };
+  const program = buildProgram(io, state);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    return report(err, io, state.verbose);
+  }
+}
+
+function report(err: unknown, io: CliIo, verbose: boolean): number {
+  if (err instanceof CommanderError) {
+    // Help and version are not errors; commander has already printed its message.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+    return EXIT.usage;
+  }
+  const trace = (): void => {
+    if (verbose && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+  };
+  if (err instanceof TaskFailedError) {
+    io.stderr.write(`velocity: ${err.message}\n`);
+    trace();
+    return err.exitCode === 0 ? EXIT.failure : err.exitCode;
+  }
+  if (err instanceof ConfigError) {
+    io.stderr.write(`velocity: ${err.message}\n`);
+    trace();
+    return EXIT.usage;
+  }
+  if (err instanceof VelocityError && err.expose) {
+    io.stderr.write(`velocity: ${err.message}\n`);
+    trace();
+    return err.status >= 400 && err.status < 500 ? EXIT.usage : EXIT.failure;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  io.stderr.write(`velocity: unexpected error: ${message}\n`);
+  if (verbose && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+  else io.stderr.write('velocity: run again with --verbose for details\n');
+  return EXIT.failure;
+}
