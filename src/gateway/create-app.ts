@@ -10,7 +10,6 @@ import type { Metrics } from '../metrics/create-metrics.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { LocalDriver } from '../storage/local/local-driver.js';
 import { authenticate } from './authenticate.js';
-import { errorHandler } from './error-handler.js';
 import { requestContext } from './request-context.js';
 import { negotiateBatchRoute, negotiateRoute } from './routes/negotiate.js';
 import { localDownloadRoute, localPartRoute, localUploadRoute } from './routes/local-objects.js';
@@ -65,7 +64,6 @@ export function createApp(deps: AppDeps): App {
   // The error middleware owns error responses; keep Koa's default stderr printer quiet.
   koa.silent = true;
   koa.use(requestContext(deps.logger, metrics));
-  koa.use(errorHandler());
 
   const auth = authenticate(deps.verifier);
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16mb', encoding: 'utf-8' });

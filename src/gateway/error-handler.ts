@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { ParameterizedContext } from 'koa';
 import { VelocityError } from '../errors.js';
 import type { GatewayState } from './state.js';
 
@@ -11,27 +11,23 @@ interface HttpLikeError {
 }
 
 /**
- * The one outer error boundary: known errors become their status and `{code, message}`; unknown
- * ones a 500 with a generic body. 4xx are logged at warn, 5xx at error (with the cause).
+ * The error boundary's answer (called by the one outer middleware, request-context.ts): known
+ * errors become their status and `{code, message}`; unknown ones a 500 with a generic body. 4xx
+ * are logged at warn, 5xx at error (with the cause).
  */
-export function errorHandler(): Middleware<GatewayState> {
-  return async (ctx, next) => {
-    try {
-      await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        ctx.status = 404;
-        ctx.body = { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` };
-      }
-    } catch (err) {
-      const { status, code, message, headers } = describe(err);
-      ctx.status = status;
-      ctx.set(headers);
-      ctx.body = { code, message };
-      const log = ctx.state.log;
-      if (status >= 500) log?.error({ err, code, status }, 'request failed');
-      else log?.warn({ code, status, message }, 'request rejected');
-    }
-  };
+export function respondWithError(ctx: ParameterizedContext<GatewayState>, err: unknown): void {
+  const { status, code, message, headers } = describe(err);
+  ctx.status = status;
+  ctx.set(headers);
+  ctx.body = { code, message };
+  if (status >= 500) ctx.state.log.error({ err, code, status }, 'request failed');
+  else ctx.state.log.warn({ code, status, message }, 'request rejected');
+}
+
+/** A 404 with our error shape for requests no route took. */
+export function respondNotFound(ctx: ParameterizedContext<GatewayState>): void {
+  ctx.status = 404;
+  ctx.body = { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` };
 }
 
 function describe(err: unknown): { status: number; code: string; message: string; headers: Record<string, string> } {
