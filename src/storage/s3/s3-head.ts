@@ -28,6 +28,10 @@ export class S3Head {
         method: 'HEAD',
         path: `${url.pathname}${url.search}`,
         signal: signal ?? null,
+        // undici closes the connection after every HEAD unless told otherwise (guarding against
+        // servers that send a body); S3 does not, and a new connection per miss costs more CPU
+        // than the rest of the negotiation.
+        reset: false,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
