@@ -1,15 +1,6 @@
 import { z } from 'zod';
+import { flag, int } from '../config/zod-fields.js';
 
-/** Same conventions as the root schema: real booleans from YAML, the usual strings from the env. */
-const flag = z.preprocess((v) => {
-  if (typeof v !== 'string') return v;
-  const s = v.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
-  return v;
-}, z.boolean());
-
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /**
  * Build settings (queue, worker, builders). Merged into the main config schema under `builds`;

@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/load-config.js';
+import { exitAfterDrain } from '../process-signals.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logging/create-logger.js';
@@ -43,29 +44,19 @@ export async function workerMain(env: NodeJS.ProcessEnv): Promise<void> {
     'velocity-worker taking builds',
   );
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'stopping now; running builds will be picked up by another worker');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'draining: running builds finish, no new ones start');
-    worker
-      .drain()
-      .then(() => queue.close())
-      .then(() => driver.close())
-      .then(
-        () => {
-          logger.info('stopped');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'error while stopping');
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitAfterDrain(
+    logger,
+    async () => {
+      await worker.drain();
+      await queue.close();
+      await driver.close();
+    },
+    {
+      message: 'draining: running builds finish, no new ones start',
+      onRepeat: (signal) => {
+        logger.warn({ signal }, 'stopping now; running builds will be picked up by another worker');
+        process.exit(1);
+      },
+    },
+  );
 }

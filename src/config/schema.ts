@@ -1,16 +1,7 @@
 import { z } from 'zod';
 import { BUILD_ENV_PATHS, buildsConfigSchema } from '../builds/config.js';
+import { flag, int } from './zod-fields.js';
 
-/** Accepts real booleans (YAML) and the usual strings (environment). */
-const flag = z.preprocess((v) => {
-  if (typeof v !== 'string') return v;
-  const s = v.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
-  return v;
-}, z.boolean());
-
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** A comma-separated environment value or a YAML list. */
 const list = z.preprocess(

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logging/create-logger.js';
 import { buildsExtension } from './build-extension.js';
+import { exitAfterDrain } from '../process-signals.js';
 import { startGateway } from './start-gateway.js';
 
 /**
@@ -54,22 +55,5 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     'velocity-gateway listening',
   );
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, graceSeconds: config.shutdownGrace }, 'draining');
-    gw.close().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  exitAfterDrain(logger, () => gw.close(), { message: 'draining', fields: { graceSeconds: config.shutdownGrace } });
 }
