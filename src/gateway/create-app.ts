@@ -1,4 +1,3 @@
-import { bodyParser } from '@koa/bodyparser';
 import { Router } from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
@@ -66,7 +65,6 @@ export function createApp(deps: AppDeps): App {
   koa.use(requestContext(deps.logger, metrics));
 
   const auth = authenticate(deps.verifier);
-  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '16mb', encoding: 'utf-8' });
   const router = new Router<GatewayState>();
   router.get('/healthz', healthzRoute());
   router.get('/readyz', readyzRoute([storageReadiness(driver), ...(deps.readiness ?? [])], deps.draining ?? (() => false)));
@@ -77,10 +75,10 @@ export function createApp(deps: AppDeps): App {
     multipartPartSize: config.cache.multipartPartSize,
     maxArtifactSize: config.cache.maxArtifactSize,
   }));
-  router.post('/v1/negotiate', auth, json, negotiateRoute(negotiator));
-  router.post('/v1/negotiate/batch', auth, json, negotiateBatchRoute(negotiator));
-  router.post('/v1/uploads/complete', auth, json, completeUploadRoute(negotiator));
-  router.post('/v1/uploads/abort', auth, json, abortUploadRoute(negotiator));
+  router.post('/v1/negotiate', auth, negotiateRoute(negotiator));
+  router.post('/v1/negotiate/batch', auth, negotiateBatchRoute(negotiator));
+  router.post('/v1/uploads/complete', auth, completeUploadRoute(negotiator));
+  router.post('/v1/uploads/abort', auth, abortUploadRoute(negotiator));
   if (driver instanceof LocalDriver) {
     // Authorised by the URL's signature, not a bearer token: the URL is the credential.
     router.get('/v1/local/artifacts/:namespace/:hash', localDownloadRoute(driver, metrics));

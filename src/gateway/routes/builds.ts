@@ -1,12 +1,11 @@
 import { PassThrough } from 'node:stream';
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { UnauthorizedError } from '../../errors.js';
 import type { Principal } from '../../auth/principal.js';
 import type { BuildService } from '../../builds/build-service.js';
 import type { BuildEvent } from '../../builds/build-queue.js';
-import { jsonBody } from '../json-body.js';
+import { readJsonBody } from '../json-body.js';
 import type { GatewayState } from '../state.js';
 
 export interface BuildRoutesDeps {
@@ -28,10 +27,9 @@ export function buildsRouter(deps: BuildRoutesDeps): (auth: Middleware<GatewaySt
   const { service } = deps;
   return (auth) => {
     const router = new Router<GatewayState>();
-    const json = bodyParser({ enableTypes: ['json'], jsonLimit: '256kb', encoding: 'utf-8' });
 
-    router.post('/v1/builds', auth, json, async (ctx) => {
-      const answer = await service.submit(jsonBody(ctx), principalOf(ctx.state));
+    router.post('/v1/builds', auth, async (ctx) => {
+      const answer = await service.submit(await readJsonBody(ctx, '256kb'), principalOf(ctx.state));
       if (answer.status === 'found') {
         ctx.status = 200;
       } else {
