@@ -166,6 +166,8 @@ console.log(`  (from the artifact stored to each waiter's final SSE event: queue
 console.log(`  including the worker's digest + upload of the binary (from Velox's answer): last ${added.at(-1)} ms, p50 ${pct(added, 50)} ms`);
 console.log(`wall time for all ${CLIENTS} waiters:      ${wall} ms`);
 console.log(`${CLIENTS} concurrent hits afterwards:      p50 ${pct(hitLatencies, 50).toFixed(1)} ms, max ${hitLatencies.at(-1).toFixed(1)} ms`);
+console.log(`vs the build itself:                wall ${wall} ms for a ${BUILD_MS} ms build = ${(wall / BUILD_MS).toFixed(3)}x (1 build for ${CLIENTS} clients)`);
+console.log('\nRe-run: npm run bench:builds [-- --queue bullmq --clients 100 --build-ms 2000]');
 
 await Promise.all(gateways.map((g) => g.close(1000)));
 await new Promise((r) => veloxServer.close(r));
