@@ -1,3 +1,5 @@
+import { nodeHttpSend, type HttpSend } from './remote/http-send.js';
+
 /** A writable text sink (process.stdout, process.stderr, or a test buffer). */
 export interface TextSink {
   write(chunk: string): unknown;
@@ -15,6 +17,8 @@ export interface CliIo {
   cwd: string;
   env: Readonly<Record<string, string | undefined>>;
   fetch: typeof fetch;
+  /** Transport for negotiation and downloads (node:http in the real CLI); else one over `fetch`. */
+  send?: HttpSend | undefined;
   now: () => number;
 }
 
@@ -31,6 +35,7 @@ export function processIo(): CliIo {
     cwd: process.cwd(),
     env: process.env,
     fetch: globalThis.fetch.bind(globalThis),
+    send: nodeHttpSend(),
     now: () => Date.now(),
   };
 }

@@ -4,16 +4,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { ArtifactIntegrityError } from '../errors.js';
+import { safeRelative } from './safe-path.js';
 
 const SMALL_FILE = 256 * 1024;
-
-/** Rejects absolute paths, drive letters, backslashes, NULs and `..`: entries stay inside the package. */
-export function safeRelative(path: string): string | null {
-  if (path === '' || path.startsWith('/') || /^[A-Za-z]:/.test(path) || /[\\\0]/.test(path)) return null;
-  const parts = path.replace(/\/+$/, '').split('/');
-  if (parts.some((p) => p === '..' || p === '' || p === '.')) return null;
-  return parts.join('/');
-}
 
 /**
  * Writes the `outputs/` entries of a task archive into `cwd`, streaming each file (constant
@@ -28,6 +21,7 @@ export class OutputExtractor {
   readonly #prefix: string;
   readonly #writes: Array<Promise<void>> = [];
   readonly #dirModes: Array<[string, number]> = [];
+  readonly #links: Array<[string, string]> = [];
   readonly #checked = new Set<string>();
   /** Folders this extraction created: nothing can be in them but what it wrote itself. */
   readonly #fresh = new Set<string>();
@@ -151,7 +145,8 @@ export class OutputExtractor {
         const target = safeRelative((entry.linkpath ?? '').slice(this.#prefix.length));
         if (!entry.linkpath?.startsWith(this.#prefix) || target === null) this.#fail(`archive hard link has an unsafe target: ${entry.linkpath}`);
         this.#replace(rel, abs);
-        linkSync(join(this.#cwd, target), abs);
+        // After every file is written (finish()): the target may still be on its way to disk.
+        this.#links.push([join(this.#cwd, target), abs]);
         entry.resume();
         return;
       }
@@ -165,6 +160,7 @@ export class OutputExtractor {
     await Promise.allSettled(this.#writes);
     if (this.#error) throw this.#error;
     await Promise.all(this.#writes);
+    for (const [target, abs] of this.#links) linkSync(target, abs);
     for (const [abs, mode] of this.#dirModes.reverse()) chmodSync(abs, mode);
   }
 }

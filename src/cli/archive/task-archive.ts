@@ -1,10 +1,13 @@
 import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip, constants as zlibConstants } from 'node:zlib';
-import { Header, Pack } from 'tar';
+import { promisify } from 'node:util';
+import { createGunzip, createGzip, gunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { ArtifactIntegrityError } from '../errors.js';
 import { DigestStream, type Digests } from './digest.js';
-import { OutputExtractor } from './extract.js';
+import { restoreOutputs } from './restore-outputs.js';
+import { readTarEntries, type TarEntry } from './tar-reader.js';
 
 /** Archive layout version, recorded in the archive; the key format covers it too. */
 export const ARCHIVE_FORMAT = 'velocity-task-archive/1';
@@ -24,7 +27,7 @@ export interface TaskMeta {
   logs: LogChunk[];
 }
 
-function metaBlocks(meta: TaskMeta): Buffer[] {
+function metaBlocks(Header: typeof import('tar').Header, meta: TaskMeta): Buffer[] {
   const body = Buffer.from(JSON.stringify(meta), 'utf8');
   const header = new Header({ path: META_PATH, mode: 0o644, size: body.length, mtime: new Date(0), type: 'File', uid: 0, gid: 0 });
   header.encode();
@@ -44,10 +47,12 @@ export async function packTaskArchive(opts: {
   partSize: number;
 }): Promise<Digests> {
   // Not `portable`: it would rewrite modes (e.g. 0o444 -> 0o644), and modes must come back exact.
+  // Loaded on a miss only: a run of hits never needs the packer.
+  const { Header, Pack } = await import('tar');
   const pack = new Pack({ cwd: opts.pkgDir, noDirRecurse: true, prefix: OUTPUTS_PREFIX });
   for (const entry of opts.entries) pack.add(entry);
   pack.end();
-  const meta = metaBlocks(opts.meta);
+  const meta = metaBlocks(Header, opts.meta);
   async function* tarStream(): AsyncGenerator<Buffer> {
     yield* meta;
     for await (const chunk of pack) yield chunk;
@@ -64,7 +69,9 @@ export async function packTaskArchive(opts: {
  * One pass: the file is decompressed and parsed once; velocity.json is read, every entry under
  * `outputs/` is written, anything else rejects the archive.
  */
-export async function unpackTaskArchive(file: string, pkgDir: string): Promise<TaskMeta> {
+async function unpackStreaming(source: string | Buffer, pkgDir: string): Promise<TaskMeta> {
+  // Big archives only: the stream parser (all of `tar`) loads when one comes.
+  const { OutputExtractor } = await import('./extract.js');
   const metaChunks: Buffer[] = [];
   let sawMeta = false;
   const refused: string[] = [];
@@ -78,19 +85,82 @@ export async function unpackTaskArchive(file: string, pkgDir: string): Promise<T
     }
   });
   try {
-    await pipeline(createReadStream(file), createGunzip(), extractor.parser as unknown as NodeJS.WritableStream);
+    const input = typeof source === 'string' ? createReadStream(source) : Readable.from([source]);
+    await pipeline(input, createGunzip(), extractor.parser as unknown as NodeJS.WritableStream);
     await extractor.finish();
   } catch (err) {
     if (err instanceof ArtifactIntegrityError) throw err;
-    throw new ArtifactIntegrityError(`cannot extract ${file}: ${(err as Error).message}`, err);
+    throw new ArtifactIntegrityError(`cannot extract ${describe(source)}: ${(err as Error).message}`, err);
   }
   if (refused.length > 0) throw new ArtifactIntegrityError(`archive has entries outside the package: ${refused.slice(0, 3).join(', ')}`);
   if (!sawMeta) throw new ArtifactIntegrityError('archive has no velocity.json');
+  return parseMeta(Buffer.concat(metaChunks));
+}
+
+function parseMeta(bytes: Buffer): TaskMeta {
   try {
-    const meta = JSON.parse(Buffer.concat(metaChunks).toString('utf8')) as TaskMeta;
+    const meta = JSON.parse(bytes.toString('utf8')) as TaskMeta;
     if (meta.format !== ARCHIVE_FORMAT || typeof meta.exitCode !== 'number' || !Array.isArray(meta.logs)) throw new Error('unexpected shape');
     return meta;
   } catch (err) {
     throw new ArtifactIntegrityError(`archive metadata is damaged: ${(err as Error).message}`, err);
   }
 }
+
+const describe = (source: string | Buffer): string => (typeof source === 'string' ? source : 'the downloaded archive');
+
+/** Archives up to this size (compressed) are restored from memory; bigger ones are streamed. */
+export const BUFFERED_ARCHIVE_MAX = 16 * 1024 * 1024;
+/** ...as long as they also inflate to at most this much (memory stays bounded either way). */
+const BUFFERED_TAR_MAX = 128 * 1024 * 1024;
+/** Below this, inflating on the main thread is quicker than a round trip to the thread pool. */
+const SYNC_GUNZIP_MAX = 256 * 1024;
+const gunzipAsync = promisify(gunzip);
+
+/** The tar inside `gz`, or null when it would inflate past BUFFERED_TAR_MAX (then we stream). */
+async function inflate(gz: Buffer, source: string | Buffer): Promise<Buffer | null> {
+  try {
+    const opts = { maxOutputLength: BUFFERED_TAR_MAX };
+    return gz.length <= SYNC_GUNZIP_MAX ? gunzipSync(gz, opts) : await gunzipAsync(gz, opts);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null;
+    throw new ArtifactIntegrityError(`cannot extract ${describe(source)}: ${(err as Error).message}`, err);
+  }
+}
+
+/**
+ * Restores the outputs into `pkgDir` (files, folders, symlinks, modes) and returns the metadata.
+ * `source` is the archive's path or its bytes (a verified download). Most hits are small: they
+ * are inflated and parsed in memory, validated whole, then written with parallel async calls
+ * (restoreOutputs); big archives are streamed through the tar parser in constant memory.
+ * Either way velocity.json is read, every entry under `outputs/` is written, anything else
+ * rejects the archive.
+ */
+export async function unpackTaskArchive(
+  source: string | Buffer,
+  pkgDir: string,
+  opts: { bufferedMax?: number } = {},
+): Promise<TaskMeta> {
+  const max = opts.bufferedMax ?? BUFFERED_ARCHIVE_MAX;
+  const size = typeof source === 'string' ? (await stat(source)).size : source.length;
+  if (size > max) return unpackStreaming(source, pkgDir);
+  const tar = await inflate(typeof source === 'string' ? await readFile(source) : source, source);
+  if (tar === null) return unpackStreaming(source, pkgDir);
+  let meta: TarEntry | undefined;
+  const outputs: TarEntry[] = [];
+  const refused: string[] = [];
+  for (const entry of readTarEntries(tar)) {
+    if (entry.path.startsWith(`${OUTPUTS_PREFIX}/`)) outputs.push(entry);
+    else if (entry.path === META_PATH && entry.type === 'File' && !meta) meta = entry;
+    else refused.push(entry.path);
+  }
+  // Refused before anything is written: a hostile archive leaves no trace.
+  if (refused.length > 0) throw new ArtifactIntegrityError(`archive has entries outside the package: ${refused.slice(0, 3).join(', ')}`);
+  if (!meta) throw new ArtifactIntegrityError('archive has no velocity.json');
+  const parsed = parseMeta(meta.data);
+  await restoreOutputs(pkgDir, OUTPUTS_PREFIX, outputs, UMASK);
+  return parsed;
+}
+
+/** Read once: process.umask() is a syscall, and nothing here changes it. */
+const UMASK = process.umask();

@@ -1,7 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFile as writeFileCb } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { isAbsolute, join, resolve } from 'node:path';
+
+// Callback API: cheaper than fs/promises' FileHandle for a hundred small files in a row.
+const writeFile = promisify(writeFileCb);
 
 /** Where archives live: `VELOCITY_CACHE_DIR` (relative to the repository root) or `.velocity/cache`. */
 export function localCacheDir(root: string, env: Readonly<Record<string, string | undefined>>): string {
@@ -17,6 +21,8 @@ export function localCacheDir(root: string, env: Readonly<Record<string, string 
 export class LocalCache {
   readonly dir: string;
   #ready: Promise<unknown> | undefined;
+  readonly #id = randomBytes(8).toString('hex');
+  #count = 0;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -33,13 +39,27 @@ export class LocalCache {
   async tempFile(): Promise<string> {
     this.#ready ??= mkdir(this.dir, { recursive: true });
     await this.#ready;
-    return join(this.dir, `.tmp-${randomUUID()}`);
+    // Unique across processes (a random id per cache object) and within one (a counter):
+    // one random id per archive costs more than it is worth on a run of a hundred hits.
+    return join(this.dir, `.tmp-${this.#id}-${++this.#count}`);
   }
 
   async commit(temp: string, key: string): Promise<string> {
     const target = this.pathOf(key);
     await rename(temp, target);
     return target;
+  }
+
+  /** Stores verified bytes under `key` (atomically, like every entry). */
+  async store(key: string, bytes: Buffer): Promise<void> {
+    const temp = await this.tempFile();
+    try {
+      await writeFile(temp, bytes);
+    } catch (err) {
+      await this.discard(temp);
+      throw err;
+    }
+    await this.commit(temp, key);
   }
 
   async discard(pathOrKey: string): Promise<void> {

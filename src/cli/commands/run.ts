@@ -11,10 +11,10 @@ import { RemoteClient } from '../remote/client.js';
 import { RemoteCache } from '../remote/remote-cache.js';
 import { noProgress } from '../report/progress.js';
 import { Reporter } from '../report/reporter.js';
+import { createTimings } from '../report/timings.js';
 import { runPipeline } from '../run/run-pipeline.js';
 import { printSummary, summarize } from '../run/summary.js';
 import { discoverPackages } from '../workspace/discover.js';
-import { printDryRun } from './dry-run.js';
 
 export interface RunCommandOptions {
   tasks: string[];
@@ -36,10 +36,14 @@ export function parseConcurrency(value: string | undefined): number {
 /** `velocity run <task...>`: throws TaskFailedError (with the task's exit code) when a task fails. */
 export async function runCommand(opts: RunCommandOptions, io: CliIo): Promise<void> {
   const started = io.now();
+  const timings = createTimings(io.env);
+  timings.mark('run command loaded');
   const concurrency = parseConcurrency(opts.concurrency);
   const project = await loadProject(io.cwd, io.env);
+  timings.mark('config loaded');
   const packages = await discoverPackages(project.root, project.config.packages);
   const graph = buildTaskGraph({ packages, pipeline: project.config.pipeline, tasks: opts.tasks, filter: opts.filter });
+  timings.mark('workspace and graph');
   const hasher = new FileHasher();
   // Every task runs in every package, so any task's outputs may appear in any package.
   const outputs = Object.values(project.config.pipeline).flatMap((t) => t.outputs);
@@ -51,43 +55,56 @@ export async function runCommand(opts: RunCommandOptions, io: CliIo): Promise<vo
     lockfiles: await rootLockfiles(project.root, hasher),
     outputsOf: () => outputs,
   });
+  timings.mark('keys computed');
   const reporter = new Reporter(io.stderr);
-  if (opts.dryRun) {
-    printDryRun(graph, keys, { json: opts.json === true, stdout: io.stdout, reporter });
-    return;
-  }
-
-  const settings: RemoteSettings = opts.remote === false ? { enabled: false, reason: '--no-remote', unexpected: false } : project.remote;
-  const progress = wantsProgress(io) ? (await import('../report/terminal-progress.js')).terminalProgress(io.stderr) : noProgress;
-  const remote = settings.enabled
-    ? new RemoteCache({
-        client: new RemoteClient({ url: settings.url, token: settings.token, timeoutMs: settings.timeoutMs, fetch: io.fetch }),
-        namespace: settings.namespace,
-        warn: (m) => reporter.warn(m),
-        progress,
-      })
-    : null;
-  if (!settings.enabled && settings.unexpected) {
-    reporter.warn(`remote cache off: ${settings.reason}`);
-  }
-
-  let results;
   try {
-    results = await runPipeline(
-      graph,
-      keys,
-      { root: project.root, env: io.env, now: io.now, reporter, local: new LocalCache(localCacheDir(project.root, io.env)), remote },
-      { concurrency, force: opts.force === true },
-    );
+    await runWith(reporter);
   } finally {
-    progress.close();
+    // Buffered off a terminal: out before main() prints an error after it.
+    reporter.flush();
+    timings.flush(io.stderr);
   }
-  const remoteState = remote
-    ? { enabled: remote.enabled, problem: remote.problem?.message ?? null }
-    : { enabled: false, problem: settings.enabled ? null : settings.reason };
-  const summary = summarize(results, io.now() - started, remoteState, reporter.warnings);
-  printSummary(summary, reporter);
-  if (opts.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  const failed = results.find((r) => r.status === 'failed');
-  if (failed) throw new TaskFailedError(failed.id, failed.exitCode ?? 1);
+
+  async function runWith(reporter: Reporter): Promise<void> {
+    if (opts.dryRun) {
+      const { printDryRun } = await import('./dry-run.js');
+      printDryRun(graph, keys, { json: opts.json === true, stdout: io.stdout, reporter });
+      return;
+    }
+
+    const settings: RemoteSettings = opts.remote === false ? { enabled: false, reason: '--no-remote', unexpected: false } : project.remote;
+    const progress = wantsProgress(io) ? (await import('../report/terminal-progress.js')).terminalProgress(io.stderr) : noProgress;
+    const remote = settings.enabled
+      ? new RemoteCache({
+          client: new RemoteClient({ url: settings.url, token: settings.token, timeoutMs: settings.timeoutMs, fetch: io.fetch, send: io.send }),
+          namespace: settings.namespace,
+          warn: (m) => reporter.warn(m),
+          progress,
+        })
+      : null;
+    if (!settings.enabled && settings.unexpected) {
+      reporter.warn(`remote cache off: ${settings.reason}`);
+    }
+
+    let results;
+    try {
+      results = await runPipeline(
+        graph,
+        keys,
+        { root: project.root, env: io.env, now: io.now, reporter, local: new LocalCache(localCacheDir(project.root, io.env)), remote, timings },
+        { concurrency, force: opts.force === true },
+      );
+    } finally {
+      progress.close();
+    }
+    const remoteState = remote
+      ? { enabled: remote.enabled, problem: remote.problem?.message ?? null }
+      : { enabled: false, problem: settings.enabled ? null : settings.reason };
+    const summary = summarize(results, io.now() - started, remoteState, reporter.warnings);
+    printSummary(summary, reporter);
+    if (opts.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    timings.mark('summary printed');
+    const failed = results.find((r) => r.status === 'failed');
+    if (failed) throw new TaskFailedError(failed.id, failed.exitCode ?? 1);
+  }
 }

@@ -1,11 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { ProjectConfigError, UsageError } from '../errors.js';
 import { expandDeep } from './expand-env.js';
-import { projectConfigSchema, type ProjectConfig } from './schema.js';
+import type { ProjectConfig } from './schema.js';
 
 export const CONFIG_FILES = ['velocity.yml', 'velocity.yaml'] as const;
 
@@ -37,30 +35,8 @@ export function findConfigFile(cwd: string): string {
   }
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
-  }
-  return out === '' ? '(top level)' : out;
-}
-
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  const problems: string[] = [];
-  for (const issue of issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) problems.push(`${formatPath([...issue.path, key])}: unknown key`);
-      continue;
-    }
-    const message = /received undefined$/.test(issue.message) ? 'is required' : issue.message;
-    problems.push(`${formatPath(issue.path)}: ${message}`);
-  }
-  return problems;
-}
-
 /** Checks the parts zod cannot see: references between tasks. */
-function crossCheck(config: ProjectConfig): string[] {
+export function crossCheck(config: ProjectConfig): string[] {
   const problems: string[] = [];
   for (const [name, task] of Object.entries(config.pipeline)) {
     task.outputs.forEach((glob, i) => {
@@ -118,17 +94,12 @@ function resolveRemote(
   };
 }
 
-/** Parses and validates velocity.yml text; every problem is reported at once, with its path. */
-export function parseProjectConfig(
-  text: string,
+/** The parsed YAML document to the raw object zod validates; `remote` env-expanded. */
+export function configData(
+  raw: unknown,
   file: string,
   env: Readonly<Record<string, string | undefined>>,
-): { config: ProjectConfig; remote: RemoteSettings } {
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ProjectConfigError(file, doc.errors.map((e) => `not valid YAML: ${e.message.split('\n')[0] ?? ''}`));
-  }
-  const raw: unknown = doc.toJS();
+): { data: Record<string, unknown>; missing: Map<string, string[]> } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ProjectConfigError(file, ['(top level): must be a mapping with version, pipeline, ...']);
   }
@@ -136,17 +107,27 @@ export function parseProjectConfig(
   const missing = new Map<string, string[]>();
   // Only the remote section is expanded: commands stay exactly as written.
   if ('remote' in data) data.remote = expandDeep(data.remote, env, missing, 'remote');
-  const parsed = projectConfigSchema.safeParse(data);
-  if (!parsed.success) throw new ProjectConfigError(file, formatIssues(parsed.error.issues));
-  const problems = crossCheck(parsed.data);
-  const remote = resolveRemote(parsed.data, missing, problems);
+  return { data, missing };
+}
+
+/** The checks after the schema: task references, and the remote as this run will use it. */
+export function finishProjectConfig(
+  config: ProjectConfig,
+  missing: Map<string, string[]>,
+  file: string,
+): { config: ProjectConfig; remote: RemoteSettings } {
+  const problems = crossCheck(config);
+  const remote = resolveRemote(config, missing, problems);
   if (problems.length > 0) throw new ProjectConfigError(file, problems);
-  return { config: parsed.data, remote };
+  return { config, remote };
 }
 
 export async function loadProject(cwd: string, env: Readonly<Record<string, string | undefined>>): Promise<LoadedProject> {
   const file = findConfigFile(cwd);
   const text = await readFile(file, 'utf8');
+  // `yaml` and zod are loaded here, not at start-up, so commands that never read the config
+  // (help, version) do not pay for them.
+  const { parseProjectConfig } = await import('./parse.js');
   const { config, remote } = parseProjectConfig(text, file, env);
   return { root: dirname(file), file, config, remote };
 }

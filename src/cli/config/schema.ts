@@ -1,9 +1,5 @@
 import { z } from 'zod';
-
-export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9:._-]*$/;
-const DEPENDENCY = /^\^?[A-Za-z0-9][A-Za-z0-9:._-]*$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+import { DEPENDENCY, ENV_NAME, NAMESPACE, TASK_NAME } from './patterns.js';
 
 const taskSchema = z.strictObject({
   command: z.string().trim().min(1, 'must be a non-empty command'),

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
@@ -20,10 +21,15 @@ export class GitIgnoreMatcher {
   #load(dir: string): Promise<Ignore | null> {
     let p = this.#byDir.get(dir);
     if (!p) {
-      p = readFile(posix.join(this.#root, dir, '.gitignore'), 'utf8').then(
-        (text) => ignore().add(text),
-        () => null,
-      );
+      const file = posix.join(this.#root, dir, '.gitignore');
+      // Most folders have none: a cached stat on this thread is far cheaper than a failed
+      // read through the thread pool, once per folder of every package.
+      p = existsSync(file)
+        ? readFile(file, 'utf8').then(
+            (text) => ignore().add(text),
+            () => null,
+          )
+        : Promise.resolve(null);
       this.#byDir.set(dir, p);
     }
     return p;

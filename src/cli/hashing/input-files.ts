@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { glob } from 'tinyglobby';
+import { globSync } from 'tinyglobby';
 import type { GitIgnoreMatcher } from './gitignore.js';
 import { ALWAYS_IGNORED } from './gitignore.js';
 
@@ -29,7 +29,9 @@ export async function expandInputs(spec: InputSpec, gitignore: GitIgnoreMatcher)
   // Outputs are never inputs: their content is covered by the key of the task producing them
   // (through dependency keys), and hashing them would make a key depend on what ran before.
   negative.push(...spec.outputs.map(normalizeOutputGlob));
-  const files = await glob(positive, {
+  // Synchronous on purpose: the same walk without a thread-pool round trip per folder is two to
+  // three times faster, and nothing else needs the event loop while keys are computed.
+  const files = globSync(positive, {
     cwd: spec.pkgDir,
     dot: true,
     onlyFiles: true,

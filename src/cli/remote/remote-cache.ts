@@ -92,6 +92,27 @@ export class RemoteCache {
     }
   }
 
+  /**
+   * Downloads a found artifact into memory, verified against its digest. Returns null when it
+   * cannot be used (remote problem: warned once; digest mismatch: warned, a miss).
+   */
+  async fetchBytes(label: string, found: FoundAnswer): Promise<Buffer | null> {
+    if (this.#disabled) return null;
+    const bar = this.#progress.start(`↓ ${label}`, found.size);
+    try {
+      return await this.#client.fetchBytes(found.url, found, (n) => bar.advance(n));
+    } catch (err) {
+      if (err instanceof ArtifactIntegrityError) {
+        this.#warn(`${label}: ${err.message}; running the task instead`);
+        return null;
+      }
+      this.#fail(err);
+      return null;
+    } finally {
+      bar.stop();
+    }
+  }
+
   #caps(): Promise<Capabilities> {
     this.#capabilities ??= this.#client.capabilities();
     return this.#capabilities;

@@ -9,25 +9,55 @@ export class Reporter {
   readonly #err: TextSink;
   readonly #prefixers = new Map<string, LinePrefixer>();
   readonly warnings: string[] = [];
+  #buffer = '';
+  #scheduled = false;
 
   constructor(stderr: TextSink) {
     this.#err = stderr;
   }
 
+  /**
+   * Off a terminal, output is gathered and written once per event-loop turn: an all-hit run
+   * replays hundreds of lines in a burst, and stderr pipes are written synchronously, one
+   * syscall (and a wake-up of the reader) per write. On a terminal it is written at once, so it
+   * interleaves correctly with progress bars. Live task output is still at most a turn late.
+   */
+  #write(text: string): void {
+    if (this.#err.isTTY === true) {
+      this.#err.write(text);
+      return;
+    }
+    this.#buffer += text;
+    if (this.#buffer.length >= 64 * 1024) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes whatever is gathered; call it before anything else writes to the same stream. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#buffer === '') return;
+    const text = this.#buffer;
+    this.#buffer = '';
+    this.#err.write(text);
+  }
+
   line(text: string): void {
-    this.#err.write(`${text}\n`);
+    this.#write(`${text}\n`);
   }
 
   warn(message: string): void {
     this.warnings.push(message);
-    this.#err.write(`velocity: warning: ${message}\n`);
+    this.#write(`velocity: warning: ${message}\n`);
   }
 
   #prefixer(label: string, stream: 1 | 2): LinePrefixer {
     const id = `${label}\u0000${stream}`;
     let p = this.#prefixers.get(id);
     if (!p) {
-      p = new LinePrefixer(`${label}: `, (t) => this.#err.write(t));
+      p = new LinePrefixer(`${label}: `, (t) => this.#write(t));
       this.#prefixers.set(id, p);
     }
     return p;

@@ -1,6 +1,6 @@
 import type { Digests } from '../archive/digest.js';
 import { expandOutputs } from '../archive/output-files.js';
-import { ARCHIVE_FORMAT, packTaskArchive, unpackTaskArchive, type TaskMeta } from '../archive/task-archive.js';
+import { ARCHIVE_FORMAT, BUFFERED_ARCHIVE_MAX, packTaskArchive, unpackTaskArchive, type TaskMeta } from '../archive/task-archive.js';
 import type { LocalCache } from '../cache/local-cache.js';
 import { ArtifactIntegrityError } from '../errors.js';
 import type { TaskGraph, TaskNode } from '../graph/task-graph.js';
@@ -8,7 +8,7 @@ import type { TaskKey } from '../hashing/task-key.js';
 import type { RemoteCache } from '../remote/remote-cache.js';
 import { PART_SIZE, type FoundAnswer } from '../remote/protocol.js';
 import type { Reporter } from '../report/reporter.js';
-import { execTask } from './exec-task.js';
+import type { Timings } from '../report/timings.js';
 import { Semaphore } from './semaphore.js';
 import type { TaskResult } from './summary.js';
 
@@ -19,6 +19,7 @@ export interface PipelineDeps {
   reporter: Reporter;
   local: LocalCache;
   remote: RemoteCache | null;
+  timings?: Timings;
 }
 
 interface Restored {
@@ -34,6 +35,8 @@ export interface PipelineOptions {
 
 /** Downloads run side by side with commands; a few at a time keeps sockets and disks sane. */
 const TRANSFER_CONCURRENCY = 16;
+/** Restores at once: each writes its files in parallel, so this bounds open files too. */
+const RESTORE_CONCURRENCY = 16;
 
 const label = (node: TaskNode): string => `${node.pkg.name}:${node.task}`;
 
@@ -52,6 +55,7 @@ export async function runPipeline(
   const { reporter, local, remote } = deps;
   const slots = new Semaphore(opts.concurrency);
   const transfers = new Semaphore(TRANSFER_CONCURRENCY);
+  const restores = new Semaphore(RESTORE_CONCURRENCY);
   const keyOf = (id: string): string => (keys.get(id) as TaskKey).key;
   const results = new Map<string, TaskResult>();
   const uploads: Array<Promise<void>> = [];
@@ -61,36 +65,60 @@ export async function runPipeline(
   // negotiation (for every task not in the local cache) finds them and their download lands.
   // Only the reporting waits for dependencies, so logs still replay in dependency order.
   const early = new Map<string, Promise<Restored | null>>();
+  let pendingAhead = 0;
+  const ahead = (id: string, p: Promise<Restored | null>): void => {
+    pendingAhead++;
+    void p.finally(() => {
+      if (--pendingAhead === 0) deps.timings?.mark('every hit restored');
+    }).catch(() => undefined);
+    // Awaited later, in dependency order: marked handled now so an early failure is not an
+    // unhandled rejection before its task's turn comes.
+    p.catch(() => undefined);
+    early.set(id, p);
+  };
   if (!opts.force) {
     const wanted: string[] = [];
     for (const id of graph.order) {
       const node = graph.nodes.get(id) as TaskNode;
-      if (local.has(keyOf(id))) early.set(id, transfers.use(() => restoreFrom(node, keyOf(id), 'hit-local')));
+      if (local.has(keyOf(id))) ahead(id, restores.use(() => restoreFrom(node, keyOf(id), 'hit-local', local.pathOf(keyOf(id)))));
       else wanted.push(id);
     }
     if (remote && wanted.length > 0) {
       const found = await remote.lookup(wanted.map(keyOf));
+      deps.timings?.mark('remote lookup answered');
       for (const id of wanted) {
         const answer = found.get(keyOf(id));
-        if (!answer) continue;
-        const node = graph.nodes.get(id) as TaskNode;
-        early.set(
-          id,
-          transfers.use(async () => ((await fetchInto(local, remote, label(node), keyOf(id), answer)) ? restoreFrom(node, keyOf(id), 'hit-remote') : null)),
-        );
+        if (answer) ahead(id, fetchAndRestore(remote, graph.nodes.get(id) as TaskNode, keyOf(id), answer));
       }
     }
   }
 
-  async function restoreFrom(node: TaskNode, key: string, source: Restored['source']): Promise<Restored | null> {
+  /**
+   * A remote hit. Small artifacts (nearly all) are downloaded into memory and verified, then the
+   * outputs are restored from those bytes while the same bytes go to the local cache: no second
+   * read of a file just written. Big ones are streamed to the local cache and restored from it.
+   */
+  async function fetchAndRestore(from: RemoteCache, node: TaskNode, key: string, answer: FoundAnswer): Promise<Restored | null> {
+    if (answer.size > BUFFERED_ARCHIVE_MAX) {
+      const ok = await transfers.use(() => fetchInto(local, from, label(node), key, answer));
+      return ok ? restores.use(() => restoreFrom(node, key, 'hit-remote', local.pathOf(key))) : null;
+    }
+    const bytes = await transfers.use(() => from.fetchBytes(label(node), answer));
+    if (!bytes) return null;
+    const [restored] = await Promise.all([restores.use(() => restoreFrom(node, key, 'hit-remote', bytes)), local.store(key, bytes)]);
+    if (!restored) await local.discard(key);
+    return restored;
+  }
+
+  async function restoreFrom(node: TaskNode, key: string, source: Restored['source'], archive: string | Buffer): Promise<Restored | null> {
     const started = deps.now();
     try {
-      const meta = await unpackTaskArchive(local.pathOf(key), node.pkg.dir);
+      const meta = await unpackTaskArchive(archive, node.pkg.dir);
       return { meta, source, ms: deps.now() - started };
     } catch (err) {
       if (!(err instanceof ArtifactIntegrityError)) throw err;
       reporter.warn(`${label(node)}: cached archive is unusable (${err.message}); running the task instead`);
-      await local.discard(key);
+      if (typeof archive === 'string') await local.discard(key);
       return null;
     }
   }
@@ -118,6 +146,8 @@ export async function runPipeline(
         return;
       }
       reporter.line(`${label(node)}: cache miss ${key.slice(0, 16)}, running: ${node.config.command}`);
+      // Loaded on the first miss: a run of hits never spawns anything.
+      const { execTask } = await import('./exec-task.js');
       const run = await execTask({
         command: node.config.command,
         cwd: node.pkg.dir,
@@ -164,6 +194,7 @@ export async function runPipeline(
     done.set(id, p);
   }
   await Promise.all(done.values());
+  deps.timings?.mark('every task done');
   await Promise.all(uploads);
   await Promise.all([...early.values()].map((p) => p.catch(() => null)));
   return graph.order.map((id) => results.get(id) as TaskResult);

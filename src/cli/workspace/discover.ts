@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { glob } from 'tinyglobby';
-import { parse as parseYaml } from 'yaml';
+import { globSync } from 'tinyglobby';
 import { ProjectConfigError } from '../errors.js';
 
 export interface WorkspacePackage {
@@ -17,10 +16,12 @@ export interface WorkspacePackage {
 
 const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'peerDependencies'] as const;
 
-async function readJson(file: string): Promise<Record<string, unknown>> {
+function readJson(file: string): Record<string, unknown> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Manifests are small and read once each, a hundred at a time: a synchronous read costs
+    // microseconds, an async one three thread-pool round trips.
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ProjectConfigError(file, [`cannot read: ${(err as Error).message}`]);
   }
@@ -42,13 +43,15 @@ export async function workspaceGlobs(root: string, configured: readonly string[]
   if (configured) return [...configured];
   const pkgFile = join(root, 'package.json');
   if (existsSync(pkgFile)) {
-    const pkg = await readJson(pkgFile);
+    const pkg = readJson(pkgFile);
     const ws = pkg.workspaces;
     const list = stringArray(ws) ?? stringArray((ws as { packages?: unknown } | undefined)?.packages);
     if (list) return list;
   }
   const pnpmFile = join(root, 'pnpm-workspace.yaml');
   if (existsSync(pnpmFile)) {
+    // Loaded only for pnpm workspaces: most runs never need the YAML parser.
+    const { parse: parseYaml } = await import('yaml');
     const doc = parseYaml(await readFile(pnpmFile, 'utf8')) as { packages?: unknown } | null;
     const list = stringArray(doc?.packages);
     if (list) return list;
@@ -63,12 +66,9 @@ export async function discoverPackages(root: string, configured: readonly string
   const globs = await workspaceGlobs(root, configured);
   const include = globs.filter((g) => !g.startsWith('!')).map((g) => posix.join(g.replace(/\/+$/, ''), 'package.json'));
   const exclude = globs.filter((g) => g.startsWith('!')).map((g) => posix.join(g.slice(1).replace(/\/+$/, ''), 'package.json'));
-  const manifests = (
-    await glob(include, { cwd: root, ignore: ['**/node_modules/**', ...exclude], expandDirectories: false })
-  ).sort();
-  const raw = await Promise.all(
-    manifests.map(async (rel) => ({ rel, json: await readJson(join(root, rel)) })),
-  );
+  // Synchronous, like the input walk: faster than a thread-pool round trip per folder.
+  const manifests = globSync(include, { cwd: root, ignore: ['**/node_modules/**', ...exclude], expandDirectories: false }).sort();
+  const raw = manifests.map((rel) => ({ rel, json: readJson(join(root, rel)) }));
   const byName = new Map<string, string>();
   const problems: string[] = [];
   const packages = raw.map(({ rel, json }) => {

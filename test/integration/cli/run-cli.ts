@@ -1,5 +1,6 @@
 import { main } from '../../../src/cli/main.js';
 import type { CliIo, TextSink } from '../../../src/cli/io.js';
+import { nodeHttpSend } from '../../../src/cli/remote/http-send.js';
 
 export interface CliResult {
   code: number;
@@ -29,6 +30,8 @@ export async function runCli(
     cwd: opts.cwd,
     env: { ...process.env, CI: '1', VELOCITY_CACHE_DIR: undefined, ...opts.env },
     fetch: opts.fetch ?? globalThis.fetch.bind(globalThis),
+    // A test that fakes the network through `fetch` gets the fetch transport; others get the real one.
+    send: opts.fetch ? undefined : nodeHttpSend(),
     now: () => Date.now(),
   };
   const code = await main(argv, io);

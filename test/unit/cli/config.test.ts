@@ -1,5 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseProjectConfig } from '../../../src/cli/config/load.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadProject } from '../../../src/cli/config/load.js';
+import { parseProjectConfig } from '../../../src/cli/config/parse.js';
 import { ProjectConfigError } from '../../../src/cli/errors.js';
 
 const parse = (text: string, env: Record<string, string> = {}) => parseProjectConfig(text, 'velocity.yml', env);
@@ -102,5 +106,20 @@ describe('velocity.yml', () => {
     expect(problemsOf('version: 1\nremote:\n  url: ftp://x\npipeline:\n  b:\n    command: x\n')).toEqual([
       'remote.url: must be an http:// or https:// URL',
     ]);
+  });
+  it.each([
+    ['plain (the quick path)', 'version: 1\nremote:\n  url: ${U:-http://gw}\npipeline:\n  build:\n    command: tsc\n    outputs: ["dist/**"]\n'],
+    ['with YAML the quick reader leaves to yaml', 'version: 1\npipeline:\n  build:\n    command: |\n      tsc -b\n    outputs: &out ["dist/**"]\n  pack:\n    command: npm pack\n    outputs: *out\n'],
+  ])('loads a %s velocity.yml exactly as the full parser reads it', async (_name, text) => {
+    const dir = await mkdtemp(join(tmpdir(), 'velocity-config-'));
+    try {
+      await writeFile(join(dir, 'velocity.yml'), text);
+      const loaded = await loadProject(dir, {});
+      expect({ config: loaded.config, remote: loaded.remote }).toEqual(parse(text));
+      await writeFile(join(dir, 'velocity.yml'), `${text}colour: blue\n`);
+      await expect(loadProject(dir, {})).rejects.toMatchObject({ problems: ['colour: unknown key'] });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

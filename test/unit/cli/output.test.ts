@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { wantsProgress, type CliIo, type TextSink } from '../../../src/cli/io.js';
+import { Reporter } from '../../../src/cli/report/reporter.js';
 import { LinePrefixer } from '../../../src/cli/run/line-prefixer.js';
 import { summarize, type TaskResult } from '../../../src/cli/run/summary.js';
 
@@ -38,5 +39,22 @@ describe('human output', () => {
       counts: { tasks: 5, hitsLocal: 1, hitsRemote: 1, misses: 2, failed: 1, notRun: 1 },
       timeSavedMs: 1500,
     });
+  });
+  it('gathers output off a terminal into one write per turn, in order; writes at once on a terminal', async () => {
+    const writes: string[] = [];
+    const r = new Reporter({ write: (t: string) => writes.push(t), isTTY: false });
+    r.line('a:build: cache hit');
+    r.taskOutput('a:build', 1, 'built a\n');
+    r.warn('careful');
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual(['a:build: cache hit\na:build: built a\nvelocity: warning: careful\n']);
+    r.line('summary');
+    r.flush();
+    expect(writes.at(-1)).toBe('summary\n');
+    const tty: string[] = [];
+    const t = new Reporter({ write: (x: string) => tty.push(x), isTTY: true });
+    t.line('now');
+    expect(tty).toEqual(['now\n']);
   });
 });

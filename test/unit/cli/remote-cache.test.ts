@@ -174,4 +174,25 @@ describe('remote cache', () => {
     expect(Object.fromEntries(calls.filter((c) => c.method === 'PUT').map((c) => [c.url, c.bytes]))).toEqual({ 'http://store/part1': 6, 'http://store/part2': 4 });
     expect(calls.find((c) => c.url.endsWith('/complete'))?.body).toEqual({ hash: 'big', namespace: 'web', upload_id: 'u1', parts: [{ part_number: 1, etag: '"etag-1"' }, { part_number: 2, etag: '"etag-2"' }] });
   });
+  it('downloads small artifacts into memory, verified: a mismatch or a longer body is a warning and a miss', async () => {
+    const payload = Buffer.from('the real artifact');
+    const sha256 = createHash('sha256').update(payload).digest('hex');
+    const { remote, warnings } = cache(({ url }) =>
+      new Response(url.endsWith('/good') ? payload : url.endsWith('/long') ? Buffer.concat([payload, payload]) : Buffer.from('tampered bytes!!!')),
+    );
+    const found = (name: string) => ({ status: 'found' as const, url: `http://store/${name}`, expires_at: '', size: payload.length, sha256 });
+    expect(await remote.fetchBytes('p:build', found('good'))).toEqual(payload);
+    expect(await remote.fetchBytes('p:build', found('bad'))).toBeNull();
+    expect(await remote.fetchBytes('p:build', found('long'))).toBeNull();
+    expect(warnings).toHaveLength(2);
+    for (const w of warnings) expect(w).toMatch(/does not match its digest/);
+    expect(remote.enabled).toBe(true);
+  });
+
+  it('turns the remote off when a download answers an error status', async () => {
+    const { remote, warnings } = cache(() => json(503, { code: 'storage_unavailable', message: 'down' }));
+    expect(await remote.fetchBytes('p:build', { status: 'found', url: 'http://store/x', expires_at: '', size: 1, sha256: 'x' })).toBeNull();
+    expect(remote.enabled).toBe(false);
+    expect(warnings[0]).toMatch(/download: HTTP 503/);
+  });
 });

@@ -1,0 +1,5 @@
+/** The shapes of names in velocity.yml, shared by the zod schema and the quick check. */
+export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9:._-]*$/;
+export const DEPENDENCY = /^\^?[A-Za-z0-9][A-Za-z0-9:._-]*$/;
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const NAMESPACE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
