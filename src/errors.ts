@@ -45,12 +45,6 @@ export class NotFoundError extends VelocityError {
   }
 }
 
-export class ConflictError extends VelocityError {
-  constructor(message: string, code = 'conflict') {
-    super(message, { status: 409, code });
-  }
-}
-
 export class PayloadTooLargeError extends VelocityError {
   constructor(message: string) {
     super(message, { status: 413, code: 'payload_too_large' });

@@ -32,13 +32,8 @@ export class KnownKeys {
     return this.lru?.get(KnownKeys.id(ref));
   }
 
-  remember(ref: ArtifactRef, info: ArtifactInfo): void {
-    const id = KnownKeys.id(ref);
-    if (this.lru && !this.lru.has(id)) this.lru.set(id, { info });
-  }
-
   /** Remembers `info`; returns the entry to keep download URLs on (a detached one when disabled). */
-  rememberEntry(ref: ArtifactRef, info: ArtifactInfo): KnownKey {
+  remember(ref: ArtifactRef, info: ArtifactInfo): KnownKey {
     const id = KnownKeys.id(ref);
     const existing = this.lru?.get(id);
     if (existing) return existing;

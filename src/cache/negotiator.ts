@@ -102,7 +102,7 @@ export class Negotiator {
         this.misses[kind].inc();
         return { status: 'missing' };
       }
-      entry = this.deps.knownKeys.rememberEntry(ref, stored);
+      entry = this.deps.knownKeys.remember(ref, stored);
     }
     this.hits[kind].inc();
     // A URL is handed out again during the first half of its life: a signature saved per hit,

@@ -73,11 +73,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<Config> {
 }
 
 /** `VC_*` names read elsewhere (not part of the gateway schema), so they are not flagged. */
-const EXTRA_ENV = new Set(['VC_CONFIG']);
-
-export function registerExtraEnv(...names: string[]): void {
-  for (const n of names) EXTRA_ENV.add(n);
-}
+const EXTRA_ENV: ReadonlySet<string> = new Set(['VC_CONFIG']);
 
 function get(raw: Record<string, unknown>, path: string): unknown {
   let node: unknown = raw;

@@ -4,6 +4,8 @@ import type { ArtifactRef } from './driver.js';
 export const HASH_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export const NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const DEFAULT_NAMESPACE = 'default';
+/** Multipart upload ids the drivers hand out (random, base64url). */
+export const UPLOAD_ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 
 /** Validates both parts: nothing reaches a store key or a file path unchecked. */
 export function artifactRef(namespace: string | undefined, hash: string): ArtifactRef {

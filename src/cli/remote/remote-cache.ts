@@ -75,21 +75,10 @@ export class RemoteCache {
    * artifact cannot be used (remote problem: warned once; digest mismatch: warned, a miss).
    */
   async download(label: string, found: FoundAnswer, dest: string): Promise<boolean> {
-    if (this.#disabled) return false;
-    const bar = this.#progress.start(`↓ ${label}`, found.size);
-    try {
-      await this.#client.download(found.url, dest, found, (n) => bar.advance(n));
+    return this.#transfer(label, found, false, async (advance) => {
+      await this.#client.download(found.url, dest, found, advance);
       return true;
-    } catch (err) {
-      if (err instanceof ArtifactIntegrityError) {
-        this.#warn(`${label}: ${err.message}; running the task instead`);
-        return false;
-      }
-      this.#fail(err);
-      return false;
-    } finally {
-      bar.stop();
-    }
+    });
   }
 
   /**
@@ -97,17 +86,19 @@ export class RemoteCache {
    * cannot be used (remote problem: warned once; digest mismatch: warned, a miss).
    */
   async fetchBytes(label: string, found: FoundAnswer): Promise<Buffer | null> {
-    if (this.#disabled) return null;
+    return this.#transfer(label, found, null, (advance) => this.#client.fetchBytes(found.url, found, advance));
+  }
+
+  /** One download with a progress bar; any failure yields `unusable` (warned; remote problems disable the remote). */
+  async #transfer<T>(label: string, found: FoundAnswer, unusable: T, run: (advance: (n: number) => void) => Promise<T>): Promise<T> {
+    if (this.#disabled) return unusable;
     const bar = this.#progress.start(`↓ ${label}`, found.size);
     try {
-      return await this.#client.fetchBytes(found.url, found, (n) => bar.advance(n));
+      return await run((n) => bar.advance(n));
     } catch (err) {
-      if (err instanceof ArtifactIntegrityError) {
-        this.#warn(`${label}: ${err.message}; running the task instead`);
-        return null;
-      }
-      this.#fail(err);
-      return null;
+      if (err instanceof ArtifactIntegrityError) this.#warn(`${label}: ${err.message}; running the task instead`);
+      else this.#fail(err);
+      return unusable;
     } finally {
       bar.stop();
     }

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { md5Base64ToHex, normalizeEtag } from '../artifact-meta.js';
 import type { ArtifactInfo, ArtifactRef, CompletedPart, MultipartUpload, PartIntent, PutResult, UploadIntent } from '../driver.js';
 import { IntegrityError, UploadNotFoundError } from '../errors.js';
-import { UPLOAD_ID_PATTERN } from '../s3/s3-multipart.js';
+import { UPLOAD_ID_PATTERN } from '../object-keys.js';
 import { LocalFiles, ioError, metaFile } from './local-files.js';
 import type { LocalUrlSigner } from './local-url-signer.js';
 import { writeVerified } from './verifying-writer.js';

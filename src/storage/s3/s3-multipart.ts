@@ -12,12 +12,11 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ArtifactRef, CompletedPart, MultipartUpload, PartIntent, PutResult, UploadIntent } from '../driver.js';
 import { IntegrityError, UploadNotFoundError } from '../errors.js';
-import { artifactKey, describeRef } from '../object-keys.js';
+import { UPLOAD_ID_PATTERN, artifactKey, describeRef } from '../object-keys.js';
 import { md5Base64ToHex, normalizeEtag } from '../artifact-meta.js';
 import { classifyS3Error, toStorageError } from './classify-s3-error.js';
 import type { S3UrlSigner } from './s3-url-signer.js';
 
-export const UPLOAD_ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 
 /** What the gateway records at the start of a multipart upload, in the store itself (stateless). */
 interface Manifest {
