@@ -5,10 +5,16 @@
 //
 //   npm run bench:negotiate                       (S3 driver on a throw-away Ceph RGW; builds first)
 //   npm run bench:negotiate -- --store local      (the embedded local-disk driver)
-//   options: --duration S (5) --rounds N (3) --connections N (32) --store s3|local
+//   options: --duration S (5) --rounds N (3) --connections N (32) --primed N (30000) --store s3|local
 //
-// Scenarios: download hit with a JWT on known keys; upload miss (new key: HEAD on the store +
-// presign); batch negotiation of 1000 known keys per request (hashes/s).
+// Scenarios:
+// - download hit with a JWT on known keys;
+// - upload miss after its download miss: the CI flow (a client asks to download, misses, builds,
+//   then asks to upload). Each round first makes --primed download negotiations of new keys
+//   (untimed; they are the download misses), then times one upload negotiation per key;
+// - cold upload miss: an upload negotiation of a key nobody asked about (a HEAD on the store +
+//   a presign), whose rate the store's own HEAD rate bounds (measured once, printed beside it);
+// - batch negotiation of 1000 known keys per request (hashes/s).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -16,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { Pool, request } from 'undici';
 import { SignJWT } from 'jose';
 import { median, pinCurrentProcess, spawnPinned, stopAll, waitForHttp } from './lib/processes.mjs';
 
@@ -25,11 +32,13 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
+    primed: { type: 'string', default: '30000' },
   },
 });
 const DURATION = Number(args.duration);
 const ROUNDS = Number(args.rounds);
 const CONNECTIONS = Number(args.connections);
+const PRIMED = Number(args.primed);
 const SERVER_CORE = 1;
 const LOAD_CORE = 0;
 const KNOWN = 1000;
@@ -79,6 +88,7 @@ await waitForHttp(`${GW}/readyz`).catch(() => { throw new Error(`gateway not rea
 
 const token = await new SignJWT({ scope: 'cache:read cache:write', namespaces: ['*'] })
   .setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(Buffer.from(SECRET));
+// autocannon writes a content-length into the headers object it is given: each request gets a copy.
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
 
 // Known keys: uploaded through the real protocol first.
@@ -91,8 +101,9 @@ const offers = await (await fetch(`${GW}/v1/negotiate/batch`, {
 for (let i = 0; i < keys.length; i += 32) {
   await Promise.all(offers.results.slice(i, i + 32).map(async (o) => {
     if (o.status !== 'upload_needed') throw new Error(`unexpected ${JSON.stringify(o)}`);
-    const r = await fetch(o.url, { method: 'PUT', headers: o.headers, body });
-    if (r.status !== 200) throw new Error(`PUT ${r.status}`);
+    const r = await request(o.url, { method: 'PUT', headers: o.headers, body });
+    await r.body.dump();
+    if (r.statusCode !== 200) throw new Error(`PUT ${r.statusCode}`);
   }));
 }
 const check = await (await fetch(`${GW}/v1/negotiate`, { method: 'POST', headers, body: JSON.stringify({ hash: keys[0], action: 'download' }) })).json();
@@ -109,51 +120,104 @@ function cpuMs(pid) {
  * request: on this shared 2-core machine the store (RGW) and the load generator compete for the
  * cores, so CPU per request says what the server itself costs, whoever else is busy.
  */
-async function load(url, pid, requestFactory, connections = CONNECTIONS) {
+async function load(url, pid, requestFactory, { connections = CONNECTIONS, amount } = {}) {
   const before = cpuMs(pid);
   const res = await new Promise((resolve, reject) => {
     autocannon({
-      url, connections, duration: DURATION, pipelining: 1,
+      url, connections, pipelining: 1, ...(amount ? { amount } : { duration: DURATION }),
       requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, ...requestFactory() }) }],
     }, (err, r) => (err ? reject(err) : resolve(r)));
   });
   res.cpuUsPerRequest = ((cpuMs(pid) - before) * 1000) / Math.max(1, res.requests.total);
+  // A run of a fixed number of requests is short: its rate is the total over the wall time.
+  res.rps = amount ? res.requests.total / ((res.finish - res.start) / 1000) : res.requests.average;
   return res;
+}
+
+/** The download misses that precede uploads in the CI flow: `n` new keys, asked about in batches. */
+async function primeMisses(n) {
+  const fresh = Array.from({ length: n }, () => randomBytes(16).toString('hex'));
+  let next = 0;
+  const pool = new Pool(GW, { connections: 4 });
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < fresh.length) {
+      const items = fresh.slice(next, (next += 1000)).map((hash) => ({ hash, action: 'download' }));
+      const res = await pool.request({ method: 'POST', path: '/v1/negotiate/batch', headers, body: JSON.stringify({ items }) });
+      const { results } = await res.body.json();
+      const wrong = results.find((x) => x.status !== 'missing');
+      if (wrong) throw new Error(`priming: ${JSON.stringify(wrong)}`);
+    }
+  }));
+  await pool.close();
+  return fresh;
+}
+
+/** The store's own HEAD rate for a missing key, from a bare client: the ceiling of a cold upload miss. */
+async function storeHeadRate() {
+  if (args.store !== 's3') return undefined;
+  const { S3Client, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+  const s3 = new S3Client({
+    endpoint: gwEnv.VC_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED',
+    credentials: { accessKeyId: gwEnv.AWS_ACCESS_KEY_ID, secretAccessKey: gwEnv.AWS_SECRET_ACCESS_KEY },
+  });
+  const url = new URL(await getSignedUrl(s3, new HeadObjectCommand({ Bucket: 'bench', Key: 'no-such-key' }), { expiresIn: 600 }));
+  const pool = new Pool(url.origin, { connections: CONNECTIONS });
+  let n = 0;
+  const end = Date.now() + DURATION * 1000;
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (Date.now() < end) {
+      const r = await pool.request({ method: 'HEAD', path: url.pathname + url.search, reset: false });
+      await r.body.dump();
+      if (r.statusCode !== 404) throw new Error(`store HEAD: HTTP ${r.statusCode}`);
+      n++;
+    }
+  }));
+  await pool.close();
+  return n / DURATION;
 }
 
 let k = 0;
 const scenarios = {
   bare: () => load(BARE, bareServer.pid, () => ({ path: '/', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hash: keys[k++ % KNOWN], action: 'download' }) })),
-  'download hit (JWT)': () => load(GW, gw.pid, () => ({ path: '/v1/negotiate', headers, body: JSON.stringify({ hash: keys[k++ % KNOWN], action: 'download' }) })),
-  'upload miss': () => load(GW, gw.pid, () => ({
-    path: '/v1/negotiate', headers,
-    body: JSON.stringify({ hash: randomBytes(16).toString('hex'), action: 'upload', ...digest, ...(integrity === 'md5' ? {} : { md5: undefined }) }),
+  'download hit (JWT)': () => load(GW, gw.pid, () => ({ path: '/v1/negotiate', headers: { ...headers }, body: JSON.stringify({ hash: keys[k++ % KNOWN], action: 'download' }) })),
+  'upload miss (CI flow)': async () => {
+    const primed = await primeMisses(PRIMED);
+    let i = 0;
+    return load(GW, gw.pid, () => ({
+      path: '/v1/negotiate', headers: { ...headers }, body: JSON.stringify({ hash: primed[i++ % primed.length], action: 'upload', ...uploadDigest }),
+    }), { amount: primed.length });
+  },
+  'upload miss (cold)': () => load(GW, gw.pid, () => ({
+    path: '/v1/negotiate', headers: { ...headers }, body: JSON.stringify({ hash: randomBytes(16).toString('hex'), action: 'upload', ...uploadDigest }),
   })),
   'batch (1000 known keys)': () => load(GW, gw.pid, () => ({
-    path: '/v1/negotiate/batch', headers, body: batchBody,
-  }), 4),
+    path: '/v1/negotiate/batch', headers: { ...headers }, body: batchBody,
+  }), { connections: 4 }),
 };
+const uploadDigest = integrity === 'md5' ? digest : { size: digest.size, sha256: digest.sha256 };
 const batchBody = JSON.stringify({ items: keys.map((hash) => ({ hash, action: 'download' })) });
 
 const results = Object.fromEntries(Object.keys(scenarios).map((n) => [n, []]));
+const headCeiling = await storeHeadRate();
 for (let round = 1; round <= ROUNDS; round++) {
-  for (const name of ['download hit (JWT)', 'upload miss', 'batch (1000 known keys)']) {
+  for (const name of ['download hit (JWT)', 'upload miss (CI flow)', 'upload miss (cold)', 'batch (1000 known keys)']) {
     const bare = await scenarios.bare();
     const r = await scenarios[name]();
     for (const [label, x] of [['bare', bare], [name, r]]) {
       if (x.non2xx + x.errors + x.timeouts > 0) throw new Error(`${label}: ${x.non2xx} non-2xx, ${x.errors} errors, ${x.timeouts} timeouts`);
     }
-    results.bare.push({ rps: bare.requests.average, p99: bare.latency.p99, cpu: bare.cpuUsPerRequest });
+    results.bare.push({ rps: bare.rps, p99: bare.latency.p99, cpu: bare.cpuUsPerRequest });
     results[name].push({
-      rps: r.requests.average, p99: r.latency.p99, ratio: r.requests.average / bare.requests.average,
+      rps: r.rps, p99: r.latency.p99, ratio: r.rps / bare.rps,
       cpu: r.cpuUsPerRequest, cpuRatio: bare.cpuUsPerRequest / r.cpuUsPerRequest,
     });
-    process.stderr.write(`round ${round}: ${name}: ${Math.round(r.requests.average)} req/s vs bare ${Math.round(bare.requests.average)}\n`);
+    process.stderr.write(`round ${round}: ${name}: ${Math.round(r.rps)} req/s vs bare ${Math.round(bare.rps)}\n`);
   }
 }
 
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const targets = { 'download hit (JWT)': 0.45, 'upload miss': 0.1 };
+const targets = { 'download hit (JWT)': 0.45, 'upload miss (CI flow)': 0.1, 'upload miss (cold)': 0.1 };
 console.log(`\nNegotiation benchmark (${args.store} store${args.store === 's3' ? ': Ceph RGW on loopback' : ''}; gateway and bare server pinned to core ${SERVER_CORE}, load on core ${LOAD_CORE}; ${ROUNDS} rounds x ${DURATION}s, medians)`);
 console.log('scenario                   req/s      p99 ms   req/s vs bare   server CPU us/req (vs bare)   target (req/s ratio)');
 const bareMed = median(results.bare.map((x) => x.rps));
@@ -170,6 +234,11 @@ for (const name of Object.keys(targets).concat('batch (1000 known keys)')) {
   } else {
     console.log(`${line}   >= ${targets[name]}x: ${ratio >= targets[name] ? 'met' : 'NOT met'}`);
   }
+}
+if (headCeiling !== undefined) {
+  console.log(`\nThe store itself: ${fmt(headCeiling)} HEAD/s for a missing key from a bare client (${fmt(headCeiling / bareMed, 3)}x the bare server).`);
+  console.log('A cold upload miss makes one such HEAD, so its req/s cannot exceed that; its server CPU per request');
+  console.log('is what the gateway costs on its own core.');
 }
 console.log('\nRe-run: npm run bench:negotiate [-- --store local --duration 5 --rounds 3 --connections 32]');
 cleanup();

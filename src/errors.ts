@@ -51,6 +51,16 @@ export class PayloadTooLargeError extends VelocityError {
   }
 }
 
+/**
+ * The client went away before its answer was ready. Nobody reads the answer; the status (nginx's
+ * 499) only keeps it apart from real failures in the logs and the request metrics.
+ */
+export class ClientClosedRequestError extends VelocityError {
+  constructor() {
+    super('client closed the request', { status: 499, code: 'client_closed_request' });
+  }
+}
+
 /** The store (or another backend) cannot answer now: a 503, never a cache miss. */
 export class ServiceUnavailableError extends VelocityError {
   constructor(message: string, opts: { retryAfterSeconds?: number; code?: string; cause?: unknown } = {}) {

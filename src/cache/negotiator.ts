@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Metrics } from '../metrics/create-metrics.js';
 import { requireNamespace, requireScope, type Principal } from '../auth/principal.js';
 import { BadRequestError, PayloadTooLargeError, VelocityError } from '../errors.js';
@@ -5,6 +6,7 @@ import type { ArtifactRef, StorageDriver } from '../storage/driver.js';
 import { StorageUnavailableError } from '../storage/errors.js';
 import { DEFAULT_NAMESPACE } from '../storage/object-keys.js';
 import type { KnownKeys } from './known-keys.js';
+import type { RecentMisses } from './recent-misses.js';
 import {
   negotiateRequestSchema,
   parseOrThrow,
@@ -32,6 +34,8 @@ export type BatchItemAnswer = NegotiateAnswer | { status: 'error'; code: string;
 export interface NegotiatorDeps {
   readonly driver: StorageDriver;
   readonly knownKeys: KnownKeys;
+  /** Keys the store just answered missing: their upload negotiation skips the store HEAD. */
+  readonly recentMisses?: RecentMisses;
   readonly metrics: Metrics;
   readonly presignTtl: number;
   readonly maxArtifactSize: number;
@@ -78,14 +82,18 @@ export class Negotiator {
   async negotiate(principal: Principal, req: NegotiateRequest, signal?: SignalSource): Promise<NegotiateAnswer> {
     const started = performance.now();
     let status = 'error';
+    let asked: AbortSignal | undefined;
+    const storeSignal = (): AbortSignal | undefined => (asked ??= resolve(signal));
     try {
       const ref = { namespace: req.namespace ?? DEFAULT_NAMESPACE, hash: req.hash };
       requireScope(principal, req.action === 'download' ? 'cache:read' : 'cache:write');
       requireNamespace(principal, ref.namespace);
-      const answer = req.action === 'download' ? await this.download(ref, signal) : await this.upload(ref, req, resolve(signal));
+      const answer = req.action === 'download' ? await this.download(ref, storeSignal) : await this.upload(ref, req, storeSignal);
       status = answer.status;
       return answer;
     } catch (err) {
+      // A store call cut short because the client left is not an outage.
+      if (asked?.aborted) throw asked.reason;
       if (err instanceof StorageUnavailableError) this.deps.metrics.storageErrors.inc({ operation: 'negotiate' });
       throw err;
     } finally {
@@ -93,13 +101,14 @@ export class Negotiator {
     }
   }
 
-  private async download(ref: ArtifactRef, signal?: SignalSource): Promise<NegotiateAnswer> {
+  private async download(ref: ArtifactRef, signal: () => AbortSignal | undefined): Promise<NegotiateAnswer> {
     const kind = ref.namespace === DEFAULT_NAMESPACE ? 'default' : 'named';
     let entry = this.deps.knownKeys.entry(ref);
     if (!entry) {
-      const stored = await this.deps.driver.head(ref, resolve(signal));
+      const stored = await this.deps.driver.head(ref, signal());
       if (!stored) {
         this.misses[kind].inc();
+        this.deps.recentMisses?.note(ref);
         return { status: 'missing' };
       }
       entry = this.deps.knownKeys.remember(ref, stored);
@@ -142,15 +151,15 @@ export class Negotiator {
     return { size: req.size, sha256: req.sha256 };
   }
 
-  private async upload(ref: ArtifactRef, req: NegotiateRequest, signal?: AbortSignal): Promise<NegotiateAnswer> {
+  private async upload(ref: ArtifactRef, req: NegotiateRequest, signal: () => AbortSignal | undefined): Promise<NegotiateAnswer> {
     const { size, sha256 } = this.checkUploadInput(req);
-    if (this.deps.knownKeys.get(ref) || (await this.exists(ref, signal))) {
+    if (this.deps.knownKeys.get(ref) || (!this.deps.recentMisses?.take(ref) && (await this.exists(ref, signal())))) {
       this.deps.metrics.uploadsSkipped.inc();
       return { status: 'skipped' };
     }
     const intent = { ref, size, sha256, md5: req.md5 };
     if (req.parts) {
-      const mp = await this.deps.driver.createMultipartUpload(intent, req.parts, this.deps.presignTtl, signal);
+      const mp = await this.deps.driver.createMultipartUpload(intent, req.parts, this.deps.presignTtl, signal());
       return {
         status: 'upload_needed',
         expires_at: mp.expiresAt.toISOString(),
@@ -164,7 +173,13 @@ export class Negotiator {
     return { status: 'upload_needed', url: put.url, method: 'PUT', headers: { ...put.headers }, expires_at: put.expiresAt.toISOString() };
   }
 
-  /** Saves the client a wasted upload; the store's conditional write is what actually decides. */
+  /**
+   * Saves the client a wasted upload; the store's conditional write is what actually decides.
+   * Skipped for a key a download negotiation found missing moments ago (RecentMisses): the CI flow
+   * asks to download before it builds and uploads, and a second HEAD would only repeat that answer.
+   * The first upload offer takes the entry, so a second job uploading the same key is asked about
+   * again, and is told `skipped` once the first upload has landed.
+   */
   private async exists(ref: ArtifactRef, signal?: AbortSignal): Promise<boolean> {
     const info = await this.deps.driver.head(ref, signal);
     if (info) this.deps.knownKeys.remember(ref, info);
@@ -174,13 +189,23 @@ export class Negotiator {
   /** Each item answered on its own: one bad item or one store error does not fail the batch. */
   async batch(principal: Principal, items: readonly unknown[], signal?: SignalSource): Promise<BatchItemAnswer[]> {
     const results: BatchItemAnswer[] = new Array<BatchItemAnswer>(items.length);
+    // One signal for the whole batch, made when the first item needs the store; every store
+    // call in flight listens to it.
+    let shared: AbortSignal | undefined;
+    const batchSignal = (): AbortSignal | undefined => {
+      if (!shared && signal) {
+        shared = resolve(signal);
+        if (shared) setMaxListeners(BATCH_STORE_CONCURRENCY * 2, shared);
+      }
+      return shared;
+    };
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < items.length) {
         const i = next++;
         try {
           const req = parseOrThrow(negotiateRequestSchema, items[i]);
-          results[i] = await this.negotiate(principal, req, signal);
+          results[i] = await this.negotiate(principal, req, batchSignal);
         } catch (err) {
           if (!(err instanceof VelocityError)) this.deps.onUnexpectedError?.(err);
           results[i] = itemError(err);
@@ -218,7 +243,7 @@ export class Negotiator {
   }
 }
 
-export type SignalSource = AbortSignal | (() => AbortSignal);
+export type SignalSource = AbortSignal | (() => AbortSignal | undefined);
 
 function resolve(signal: SignalSource | undefined): AbortSignal | undefined {
   return typeof signal === 'function' ? signal() : signal;

@@ -67,6 +67,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Entries in the in-memory L1 of keys known to exist. */
       knownKeys: int(0, 10_000_000).default(100_000),
+      /** Entries in the in-memory list of keys the store recently answered missing (0 disables). */
+      recentMisses: int(0, 10_000_000).default(100_000),
+      /** How long a miss spares the upload negotiation's store HEAD (seconds; 0 disables). */
+      recentMissTtl: int(0, 86_400).default(900),
       /** Uploads at or above this size use multipart (bytes). */
       multipartThreshold: int(5 * 1024 * 1024, 5 * 1024 ** 4).default(64 * 1024 * 1024),
       /** Part size recommended to clients for multipart uploads (bytes). */
@@ -112,6 +116,8 @@ export const ENV_PATHS: Readonly<Record<string, string>> = {
   VC_JWT_ISSUER: 'auth.jwtIssuer',
   VC_JWT_AUDIENCE: 'auth.jwtAudience',
   VC_KNOWN_KEYS: 'cache.knownKeys',
+  VC_RECENT_MISSES: 'cache.recentMisses',
+  VC_RECENT_MISS_TTL: 'cache.recentMissTtl',
   VC_MULTIPART_THRESHOLD: 'cache.multipartThreshold',
   VC_MULTIPART_PART_SIZE: 'cache.multipartPartSize',
   VC_MAX_ARTIFACT_SIZE: 'cache.maxArtifactSize',

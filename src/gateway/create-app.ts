@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import { KnownKeys } from '../cache/known-keys.js';
 import { Negotiator } from '../cache/negotiator.js';
+import { RecentMisses } from '../cache/recent-misses.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../metrics/create-metrics.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps): App {
   const negotiator = new Negotiator({
     driver,
     knownKeys,
+    recentMisses: new RecentMisses(config.cache.recentMisses, config.cache.recentMissTtl, deps.now),
     metrics,
     presignTtl: config.presignTtl,
     maxArtifactSize: config.cache.maxArtifactSize,

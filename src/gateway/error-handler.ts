@@ -1,5 +1,5 @@
 import type { ParameterizedContext } from 'koa';
-import { VelocityError } from '../errors.js';
+import { ClientClosedRequestError, VelocityError } from '../errors.js';
 import type { GatewayState } from './state.js';
 
 interface HttpLikeError {
@@ -20,7 +20,8 @@ export function respondWithError(ctx: ParameterizedContext<GatewayState>, err: u
   ctx.status = status;
   ctx.set(headers);
   ctx.body = { code, message };
-  if (status >= 500) ctx.state.log.error({ err, code, status }, 'request failed');
+  if (err instanceof ClientClosedRequestError) ctx.state.log.debug({ code, status }, 'client went away');
+  else if (status >= 500) ctx.state.log.error({ err, code, status }, 'request failed');
   else ctx.state.log.warn({ code, status, message }, 'request rejected');
 }
 

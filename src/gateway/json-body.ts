@@ -11,12 +11,13 @@ const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
  * oversized body a 413 (see error-handler.ts). Called by the routes themselves rather than run as
  * one more middleware: this is on every negotiation.
  */
-export async function readJsonBody(ctx: Context, limit = '16mb'): Promise<unknown> {
+export async function readJsonBody(ctx: Context, limitBytes = 16 * 1024 * 1024): Promise<unknown> {
   if (!JSON_TYPE.test(ctx.get('content-type'))) {
     throw new VelocityError('request body must be JSON (Content-Type: application/json)', {
       status: 415,
       code: 'unsupported_media_type',
     });
   }
-  return parseJson(ctx.req, { limit, strict: true });
+  // A number, not '16mb': the string would be parsed again on every request.
+  return parseJson(ctx.req, { limit: limitBytes, strict: true });
 }

@@ -34,7 +34,9 @@ export function requestContext(logger: Logger, metrics: Metrics): Middleware<Gat
       await next();
       if (ctx.status === 404 && ctx.body === undefined) respondNotFound(ctx);
     } catch (err) {
-      respondWithError(ctx, err);
+      // Whatever a store call threw after the client left (an abort wrapped as a store error,
+      // say) is the client's doing, not an outage.
+      respondWithError(ctx, state.clientGone ?? err);
     } finally {
       // Route patterns, not paths: a bounded label set.
       const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';

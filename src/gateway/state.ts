@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
+import { ClientClosedRequestError } from '../errors.js';
 
 /** What middleware puts on `ctx.state` for the routes. */
 export interface GatewayState {
@@ -39,9 +40,15 @@ export class RequestState implements GatewayState {
       // The response closing before it finished means the client went away (the request's own
       // 'close' fires as soon as its body has been read, so it says nothing about the client).
       res.once('close', () => {
-        if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+        if (!res.writableFinished) controller.abort(new ClientClosedRequestError());
       });
     }
     return this.controller.signal;
+  }
+
+  /** Set once the client has gone away (only ever when something asked for the signal). */
+  get clientGone(): ClientClosedRequestError | undefined {
+    const signal = this.controller?.signal;
+    return signal?.aborted ? (signal.reason as ClientClosedRequestError) : undefined;
   }
 }

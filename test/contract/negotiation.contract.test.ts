@@ -109,6 +109,35 @@ describe.each<DriverKind>(['local', 's3'])('negotiation contract (%s driver)', (
     }
   });
 
+  it('a key answered missing moments ago is offered without a store lookup, and the store still refuses a second writer', async () => {
+    // The CI flow: job A asks replica 1 to download, misses and builds; meanwhile job B stores
+    // the key through replica 2, which replica 1 cannot know about.
+    const replica2 = await startGateway({ driver, bucket: gw.bucket, localRoot: gw.localRoot, token: gw.token });
+    try {
+      const hash = uniqueHash('recent-miss');
+      const first = artifact(Buffer.from(`job B ${randomBytes(32).toString('hex')}`));
+      const late = artifact(Buffer.from(`job A ${randomBytes(32).toString('hex')}`));
+      expect((await negotiate({ hash, action: 'download' })).body).toEqual({ status: 'missing' });
+      const b = await postJson(`${replica2.url}/v1/negotiate`, uploadBody(hash, first), gw.token);
+      expect(b.body.status).toBe('upload_needed');
+      expect((await putBytes(b.body.url as string, first.body, b.body.headers as Record<string, string>)).status).toBe(200);
+
+      // Replica 1 still remembers the miss and offers A an upload URL; the store refuses it.
+      const offer = await negotiate(uploadBody(hash, late));
+      expect(offer.body.status).toBe('upload_needed');
+      const put = await putBytes(offer.body.url as string, late.body, offer.body.headers as Record<string, string>);
+      expect(put.status).toBe(412);
+      // The offer took the remembered miss: asked again, replica 1 checks the store and skips.
+      expect((await negotiate(uploadBody(hash, late))).body).toEqual({ status: 'skipped' });
+      // A remembered miss never answers a download: B's artifact is found, with B's bytes.
+      const down = await negotiate({ hash, action: 'download' });
+      expect(down.body).toMatchObject({ status: 'found', sha256: first.sha256, size: first.size });
+      expect((await getBytes(down.body.url as string)).body.equals(first.body)).toBe(true);
+    } finally {
+      await replica2.close();
+    }
+  });
+
   it('rejects a tampered URL and a URL used with the wrong method', async () => {
     const hash = uniqueHash();
     const a = artifact();

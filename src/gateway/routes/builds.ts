@@ -29,7 +29,7 @@ export function buildsRouter(deps: BuildRoutesDeps): (auth: Middleware<GatewaySt
     const router = new Router<GatewayState>();
 
     router.post('/v1/builds', auth, async (ctx) => {
-      const answer = await service.submit(await readJsonBody(ctx, '256kb'), principalOf(ctx.state));
+      const answer = await service.submit(await readJsonBody(ctx, 256 * 1024), principalOf(ctx.state));
       if (answer.status === 'found') {
         ctx.status = 200;
       } else {

@@ -36,6 +36,8 @@ export class S3Head {
         bodyTimeout: this.timeoutMs,
       });
     } catch (err) {
+      // Cut short by the caller (its client went away): say so, it is not an outage.
+      if (signal?.aborted) throw signal.reason;
       throw new StorageUnavailableError(`HEAD ${key}: ${(err as Error).message}`, err);
     }
     await res.body.dump();
