@@ -124,7 +124,9 @@ async function load(url, pid, requestFactory, { connections = CONNECTIONS, amoun
   const before = cpuMs(pid);
   const res = await new Promise((resolve, reject) => {
     autocannon({
-      url, connections, pipelining: 1, ...(amount ? { amount } : { duration: DURATION }),
+      // A fixed amount ends on autocannon's next sample tick: sample often, or the wall time (and
+      // the rate) would be rounded to whole seconds.
+      url, connections, pipelining: 1, ...(amount ? { amount, sampleInt: 20 } : { duration: DURATION }),
       requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, ...requestFactory() }) }],
     }, (err, r) => (err ? reject(err) : resolve(r)));
   });
