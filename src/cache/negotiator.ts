@@ -34,7 +34,7 @@ export type BatchItemAnswer = NegotiateAnswer | { status: 'error'; code: string;
 export interface NegotiatorDeps {
   readonly driver: StorageDriver;
   readonly knownKeys: KnownKeys;
-  /** Keys the store just answered missing: their upload negotiation skips the store HEAD. */
+  /** Keys a download negotiation just found missing: the upload that follows skips the store HEAD. */
   readonly recentMisses?: RecentMisses;
   readonly metrics: Metrics;
   readonly presignTtl: number;
@@ -153,6 +153,10 @@ export class Negotiator {
 
   private async upload(ref: ArtifactRef, req: NegotiateRequest, signal: () => AbortSignal | undefined): Promise<NegotiateAnswer> {
     const { size, sha256 } = this.checkUploadInput(req);
+    // The store is not asked about a key a download negotiation found missing moments ago: the CI
+    // flow asks to download before it builds and uploads, and a second HEAD would only repeat that
+    // answer. The first upload offer takes the remembered miss, so a second job uploading the same
+    // key is asked about again, and is told `skipped` once the first upload has landed.
     if (this.deps.knownKeys.get(ref) || (!this.deps.recentMisses?.take(ref) && (await this.exists(ref, signal())))) {
       this.deps.metrics.uploadsSkipped.inc();
       return { status: 'skipped' };
@@ -173,13 +177,7 @@ export class Negotiator {
     return { status: 'upload_needed', url: put.url, method: 'PUT', headers: { ...put.headers }, expires_at: put.expiresAt.toISOString() };
   }
 
-  /**
-   * Saves the client a wasted upload; the store's conditional write is what actually decides.
-   * Skipped for a key a download negotiation found missing moments ago (RecentMisses): the CI flow
-   * asks to download before it builds and uploads, and a second HEAD would only repeat that answer.
-   * The first upload offer takes the entry, so a second job uploading the same key is asked about
-   * again, and is told `skipped` once the first upload has landed.
-   */
+  /** Saves the client a wasted upload; the store's conditional write is what actually decides. */
   private async exists(ref: ArtifactRef, signal?: AbortSignal): Promise<boolean> {
     const info = await this.deps.driver.head(ref, signal);
     if (info) this.deps.knownKeys.remember(ref, info);

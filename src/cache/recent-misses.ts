@@ -38,8 +38,4 @@ export class RecentMisses {
     if (fresh) this.lru.delete(id);
     return fresh;
   }
-
-  get size(): number {
-    return this.lru?.size ?? 0;
-  }
 }

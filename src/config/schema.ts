@@ -67,7 +67,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Entries in the in-memory L1 of keys known to exist. */
       knownKeys: int(0, 10_000_000).default(100_000),
-      /** Entries in the in-memory list of keys the store recently answered missing (0 disables). */
+      /** Download misses remembered so the upload that follows skips a second store HEAD (0 disables). */
       recentMisses: int(0, 10_000_000).default(100_000),
       /** How long a miss spares the upload negotiation's store HEAD (seconds; 0 disables). */
       recentMissTtl: int(0, 86_400).default(900),
