@@ -24,6 +24,23 @@ afterAll(async () => {
 
 const meta = { format: ARCHIVE_FORMAT, task: 'a#build', key: 'k', exitCode: 0, durationMs: 12, logs: [[1, 'out ✓\n'], [2, 'err\n']] as Array<[1 | 2, string]> };
 
+/** Writes a gzipped tar of exactly these entries: for archives our packer would never make. */
+async function writeCraftedArchive(file: string, entries: ReadonlyArray<readonly [Header, Buffer?]>): Promise<void> {
+  const blocks: Buffer[] = [];
+  for (const [h, body = Buffer.alloc(0)] of entries) {
+    h.encode();
+    blocks.push(h.block as Buffer, body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  await pipeline(Readable.from(blocks), createGzip(), createWriteStream(file));
+}
+
+/** The archive's velocity.json entry for `meta`. */
+function metaEntry(): readonly [Header, Buffer] {
+  const body = Buffer.from(JSON.stringify(meta));
+  return [new Header({ path: 'velocity.json', mode: 0o644, size: body.length, type: 'File', mtime: new Date(0) }), body];
+}
+
 // Every behaviour holds on both restore paths: in memory (most hits) and streamed (big archives).
 describe.each([
   ['in memory', undefined],
@@ -74,15 +91,11 @@ describe.each([
     await rm(src, { recursive: true });
   });
 
-  async function craft(file: string, entries: Array<{ path: string; body: Buffer }>): Promise<void> {
-    const blocks: Buffer[] = [];
-    for (const { path, body } of entries) {
-      const h = new Header({ path, mode: 0o644, size: body.length, mtime: new Date(0), type: 'File' });
-      h.encode();
-      blocks.push(h.block as Buffer, body, Buffer.alloc((512 - (body.length % 512)) % 512));
-    }
-    blocks.push(Buffer.alloc(1024));
-    await pipeline(Readable.from(blocks), createGzip(), createWriteStream(file));
+  function craft(file: string, entries: Array<{ path: string; body: Buffer }>): Promise<void> {
+    return writeCraftedArchive(
+      file,
+      entries.map(({ path, body }) => [new Header({ path, mode: 0o644, size: body.length, mtime: new Date(0), type: 'File' }), body] as const),
+    );
   }
 
   it.each([['outputs/../../escape.txt'], ['/abs/escape.txt'], ['elsewhere/escape.txt']])(
@@ -121,17 +134,11 @@ describe.each([
 
     // A link in the archive, then a file "inside" it.
     const file = join(dir, 'link-then-write.tar.gz');
-    const blocks: Buffer[] = [];
-    const add = (h: Header, body = Buffer.alloc(0)): void => {
-      h.encode();
-      blocks.push(h.block as Buffer, body, Buffer.alloc((512 - (body.length % 512)) % 512));
-    };
-    const metaBody = Buffer.from(JSON.stringify(meta));
-    add(new Header({ path: 'velocity.json', mode: 0o644, size: metaBody.length, type: 'File', mtime: new Date(0) }), metaBody);
-    add(new Header({ path: 'outputs/dist', mode: 0o755, size: 0, type: 'SymbolicLink', linkpath: outside, mtime: new Date(0) }));
-    add(new Header({ path: 'outputs/dist/victim.txt', mode: 0o644, size: 5, type: 'File', mtime: new Date(0) }), Buffer.from('pwned'));
-    blocks.push(Buffer.alloc(1024));
-    await pipeline(Readable.from(blocks), createGzip(), createWriteStream(file));
+    await writeCraftedArchive(file, [
+      metaEntry(),
+      [new Header({ path: 'outputs/dist', mode: 0o755, size: 0, type: 'SymbolicLink', linkpath: outside, mtime: new Date(0) })],
+      [new Header({ path: 'outputs/dist/victim.txt', mode: 0o644, size: 5, type: 'File', mtime: new Date(0) }), Buffer.from('pwned')],
+    ]);
     await expect(unpack(file, pkg)).rejects.toThrow('symlink');
     expect(await readFile(join(outside, 'victim.txt'), 'utf8')).toBe('untouched');
 
@@ -194,19 +201,13 @@ describe.each([
     // after end" on hard-linked outputs, a packing problem of the miss path, not of restores.
     const dir = await tempDir();
     const file = join(dir, 'links.tar.gz');
-    const blocks: Buffer[] = [];
-    const add = (h: Header, body = Buffer.alloc(0)): void => {
-      h.encode();
-      blocks.push(h.block as Buffer, body, Buffer.alloc((512 - (body.length % 512)) % 512));
-    };
-    const metaBody = Buffer.from(JSON.stringify(meta));
     const content = Buffer.from('same inode');
-    add(new Header({ path: 'velocity.json', mode: 0o644, size: metaBody.length, type: 'File', mtime: new Date(0) }), metaBody);
-    add(new Header({ path: 'outputs/dist/', mode: 0o755, size: 0, type: 'Directory', mtime: new Date(0) }));
-    add(new Header({ path: 'outputs/dist/one.js', mode: 0o644, size: content.length, type: 'File', mtime: new Date(0) }), content);
-    add(new Header({ path: 'outputs/dist/two.js', mode: 0o644, size: 0, type: 'Link', linkpath: 'outputs/dist/one.js', mtime: new Date(0) }));
-    blocks.push(Buffer.alloc(1024));
-    await pipeline(Readable.from(blocks), createGzip(), createWriteStream(file));
+    await writeCraftedArchive(file, [
+      metaEntry(),
+      [new Header({ path: 'outputs/dist/', mode: 0o755, size: 0, type: 'Directory', mtime: new Date(0) })],
+      [new Header({ path: 'outputs/dist/one.js', mode: 0o644, size: content.length, type: 'File', mtime: new Date(0) }), content],
+      [new Header({ path: 'outputs/dist/two.js', mode: 0o644, size: 0, type: 'Link', linkpath: 'outputs/dist/one.js', mtime: new Date(0) })],
+    ]);
     const dst = await tempDir();
     await unpack(file, dst);
     expect(await readFile(join(dst, 'dist/two.js'), 'utf8')).toBe('same inode');
@@ -237,16 +238,10 @@ describe.each([
   it('refuses a hard link to anything but a file of the archive', async () => {
     const dir = await tempDir();
     const file = join(dir, 'link.tar.gz');
-    const blocks: Buffer[] = [];
-    const add = (h: Header, body = Buffer.alloc(0)): void => {
-      h.encode();
-      blocks.push(h.block as Buffer, body, Buffer.alloc((512 - (body.length % 512)) % 512));
-    };
-    const metaBody = Buffer.from(JSON.stringify(meta));
-    add(new Header({ path: 'velocity.json', mode: 0o644, size: metaBody.length, type: 'File', mtime: new Date(0) }), metaBody);
-    add(new Header({ path: 'outputs/stolen', mode: 0o644, size: 0, type: 'Link', linkpath: 'outputs/../../secret', mtime: new Date(0) }));
-    blocks.push(Buffer.alloc(1024));
-    await pipeline(Readable.from(blocks), createGzip(), createWriteStream(file));
+    await writeCraftedArchive(file, [
+      metaEntry(),
+      [new Header({ path: 'outputs/stolen', mode: 0o644, size: 0, type: 'Link', linkpath: 'outputs/../../secret', mtime: new Date(0) })],
+    ]);
     const pkg = join(dir, 'pkg');
     await mkdir(pkg);
     await expect(unpack(file, pkg)).rejects.toThrow('hard link');
