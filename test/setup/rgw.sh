@@ -8,7 +8,7 @@
 #   rgw.sh stop-gateway DIR   stop only radosgw (the store is "down"; the cluster keeps its data)
 #   rgw.sh start-gateway DIR  start radosgw again on the same cluster
 #
-# Knobs: RGW_PORT (7480), MON_PORT (3300), OSD_PORT_MIN/MAX (6800/6899), RGW_TIMEOUT (120 s).
+# Knobs: RGW_PORT (7480), RGW_DEBUG (0/0), MON_PORT (3300), OSD_PORT_MIN/MAX (6800/6899), RGW_TIMEOUT (120 s).
 set -euo pipefail
 
 cmd=${1:-}; D=${2:-}
@@ -109,6 +109,18 @@ mon warn on pool no redundancy = false
 mon max pg per osd = 1000
 mon data avail warn = 2
 mon data avail crit = 1
+# Quiet daemons: at Ceph's default levels radosgw writes two log lines per request (about 4 MB/s
+# under load, presigned query strings included). Here, with these levels and 16 threads, it answers
+# about 8,600 HEAD/s, against 5,500 at the defaults. Errors are still logged; RGW_DEBUG=1/5 brings
+# the request log back.
+debug rgw = ${RGW_DEBUG:-0/0}
+debug ms = 0/0
+debug osd = 0/0
+debug objecter = 0/0
+debug rados = 0/0
+debug monc = 0/0
+debug auth = 0/0
+debug asok = 0/0
 
 [mon]
 mon data = $D/mon/ceph-\$id
@@ -128,8 +140,9 @@ osd crush update on start = true
 ms mon client mode = crc secure
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
 rgw data = $D/rgw
-rgw thread pool size = 64
+rgw thread pool size = 16
 rgw enable usage log = false
+rgw enable ops log = false
 CONF
 ceph-authtool --create-keyring "$D/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
 monmaptool --create --fsid "$FSID" --addv a "[v2:127.0.0.1:$MON_PORT]" "$D/monmap" >/dev/null
