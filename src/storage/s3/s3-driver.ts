@@ -78,7 +78,7 @@ export class S3Driver implements StorageDriver {
     const client = this.client;
     if (!config.bucket) throw new Error('S3Driver needs a bucket');
     this.bucket = config.bucket;
-    const signerOptions = { credentials: client.config.credentials, region: config.region, sha256: client.config.sha256, now: this.now };
+    const signerOptions = { credentials: client.config.credentials, region: config.region, now: this.now };
     const internal = s3Location(config);
     // URLs for clients name the public endpoint; the gateway's own HEADs go to the internal one.
     this.signer = new S3UrlSigner(s3Location(config, config.publicEndpoint ?? config.endpoint).location, signerOptions);

@@ -1,4 +1,5 @@
-import { Pool } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool, type Dispatcher } from 'undici';
 import type { ArtifactInfo } from '../driver.js';
 import { StorageUnavailableError } from '../errors.js';
 import type { S3UrlSigner } from './s3-url-signer.js';
@@ -9,6 +10,11 @@ import type { S3UrlSigner } from './s3-url-signer.js';
  * every miss's path. Answers are sorted here explicitly: 200 found, 404 missing, anything else
  * (403, 5xx, timeouts, refused connections) is an outage, never a miss.
  */
+interface Answer {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+}
+
 export class S3Head {
   private readonly pool: Pool;
 
@@ -21,32 +27,64 @@ export class S3Head {
   }
 
   async head(key: string, signal?: AbortSignal): Promise<ArtifactInfo | null> {
-    const url = new URL(await this.signer.sign({ method: 'HEAD', key, ttlSeconds: 60 }));
-    let res;
+    const path = await this.signer.signPath({ method: 'HEAD', key, ttlSeconds: 60 });
+    let res: Answer;
     try {
-      res = await this.pool.request({
-        method: 'HEAD',
-        path: `${url.pathname}${url.search}`,
-        signal: signal ?? null,
-        // undici closes the connection after every HEAD unless told otherwise (guarding against
-        // servers that send a body); S3 does not, and a new connection per miss costs more CPU
-        // than the rest of the negotiation.
-        reset: false,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
+      res = await this.send(path, signal);
     } catch (err) {
       // Cut short by the caller (its client went away): say so, it is not an outage.
       if (signal?.aborted) throw signal.reason;
       throw new StorageUnavailableError(`HEAD ${key}: ${(err as Error).message}`, err);
     }
-    await res.body.dump();
     if (res.statusCode === 404) return null;
     if (res.statusCode !== 200) {
       const hint = res.statusCode === 403 ? ' (check credentials, bucket policy and the clock)' : '';
       throw new StorageUnavailableError(`HEAD ${key}: HTTP ${res.statusCode}${hint}`);
     }
     return infoFromHeaders(key, res.headers);
+  }
+
+  /**
+   * One HEAD through undici's `dispatch`: a HEAD answer has no body, and the body stream that
+   * `request()` builds for every answer costs about a quarter of the call (measured: 59 vs 81 µs
+   * of CPU per signed HEAD against RGW).
+   */
+  private send(path: string, signal?: AbortSignal): Promise<Answer> {
+    signal?.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      let answer: Answer | undefined;
+      let controller: Dispatcher.DispatchController | undefined;
+      const onAbort = (): void => controller?.abort(signal?.reason as Error);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = (err?: Error): void => {
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else if (answer) resolve(answer);
+        else reject(new Error('the store closed the answer without a status'));
+      };
+      this.pool.dispatch(
+        {
+          method: 'HEAD',
+          path,
+          // undici closes the connection after every HEAD unless told otherwise (guarding against
+          // servers that send a body); S3 does not, and a new connection per miss costs more CPU
+          // than the rest of the negotiation.
+          reset: false,
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+        },
+        {
+          onRequestStart: (c) => {
+            controller = c;
+            if (signal?.aborted) c.abort(signal.reason as Error);
+          },
+          onResponseStart: (_c, statusCode, headers) => void (answer = { statusCode, headers }),
+          onResponseData: () => undefined,
+          onResponseEnd: () => settle(),
+          onResponseError: (_c, err) => settle(err),
+        },
+      );
+    });
   }
 
   async close(): Promise<void> {
