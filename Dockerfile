@@ -16,4 +16,5 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.VC_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node"]
-CMD ["dist/bin/velocity-gateway.js"]
+# A 16 MB young generation from the start: see "Performance" in the README.
+CMD ["--min-semi-space-size=16", "dist/bin/velocity-gateway.js"]

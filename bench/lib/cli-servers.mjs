@@ -1,6 +1,7 @@
 // Starts the two remote caches on loopback as child processes and waits until they answer.
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gatewayArgs } from './processes.mjs';
 
 async function waitFor(url, child, name, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
@@ -29,7 +30,7 @@ function start(cmd, args, env, name) {
 }
 
 export async function startVelocityGateway({ repo, port, token, root }) {
-  const child = start(process.execPath, [`${repo}/dist/bin/velocity-gateway.js`], {
+  const child = start(process.execPath, gatewayArgs(repo), {
     VC_PORT: String(port), VC_HOST: '127.0.0.1', VC_AUTH_TOKEN: token, VC_LOCAL_ROOT: root, VC_STORAGE_DRIVER: 'local', VC_LOG_LEVEL: 'warn',
   }, 'velocity-gateway');
   const url = `http://127.0.0.1:${port}`;

@@ -1,6 +1,7 @@
 // Helpers shared by the benches: child processes pinned to a core, waiting for a port, cleanup.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const children = new Set();
 
@@ -49,4 +50,14 @@ export function median(xs) {
 export function pinCurrentProcess(core) {
   if (!existsSync('/usr/bin/taskset')) return;
   spawn('taskset', ['-pc', String(core), String(process.pid)], { stdio: 'ignore' });
+}
+
+/**
+ * The gateway's command line as `npm start` runs it (node flags included), so the benches measure
+ * the gateway as it is shipped.
+ */
+export function gatewayArgs(root) {
+  const start = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start.split(/\s+/);
+  if (start[0] !== 'node') throw new Error(`package.json start script does not begin with node: ${start.join(' ')}`);
+  return start.slice(1).map((arg) => (arg.endsWith('.js') ? join(root, arg) : arg));
 }
