@@ -225,6 +225,8 @@ const chosen = args.only.split(',').flatMap((s) => {
 });
 const results = Object.fromEntries(Object.keys(scenarios).map((n) => [n, []]));
 const headCeiling = await storeHeadRate();
+// The stand-in's gateway has served nothing yet (the other one warmed up on the setup above).
+if (chosen.includes('upload miss (cold, stand-in)')) await load(GW_FAST, gwFast.pid, coldUpload, { amount: 5000 });
 for (let round = 1; round <= ROUNDS; round++) {
   for (const name of chosen) {
     const bare = await scenarios.bare();
@@ -258,7 +260,9 @@ for (const name of Object.keys(targets).concat('batch (1000 known keys)')) {
     const hps = median(rs.map((x) => x.rps)) * KNOWN;
     console.log(`${line}   ${fmt(hps)} hashes/s (>= 50,000: ${hps >= 50_000 ? 'met' : 'NOT met'})`);
   } else {
-    console.log(`${line}   >= ${targets[name]}x: ${ratio >= targets[name] ? 'met' : 'NOT met'}`);
+    const storeBound = name === 'upload miss (cold)' && headCeiling !== undefined && headCeiling / bareMed < targets[name]
+      ? ` (RGW's own ceiling here: ${fmt(headCeiling / bareMed, 3)}x)` : '';
+    console.log(`${line}   >= ${targets[name]}x: ${ratio >= targets[name] ? 'met' : `NOT met${storeBound}`}`);
   }
 }
 if (headCeiling !== undefined) {
