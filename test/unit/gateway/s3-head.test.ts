@@ -7,6 +7,16 @@ import { StorageUnavailableError } from '../../../src/storage/errors.js';
 import { S3Head } from '../../../src/storage/s3/s3-head.js';
 import { S3UrlSigner } from '../../../src/storage/s3/s3-url-signer.js';
 
+/** An S3Head for bucket `bucket` on a local server, with test credentials. */
+function headOn(server: Server | HttpServer, timeoutMs: number): S3Head {
+  const { port } = server.address() as AddressInfo;
+  const signer = new S3UrlSigner(
+    { protocol: 'http:', hostname: '127.0.0.1', port, basePath: '/bucket' },
+    { credentials: () => Promise.resolve({ accessKeyId: 'test-key', secretAccessKey: 'test-secret' }), region: 'us-east-1' },
+  );
+  return new S3Head(signer, `http://127.0.0.1:${port}`, timeoutMs);
+}
+
 /** The store's HEAD when the store never answers: a timeout is an outage, a caller's abort is not. */
 describe('S3Head against a store that accepts connections and never answers', () => {
   let server: Server;
@@ -16,12 +26,7 @@ describe('S3Head against a store that accepts connections and never answers', ()
   beforeAll(async () => {
     server = createServer((s) => void sockets.add(s));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as AddressInfo;
-    const signer = new S3UrlSigner(
-      { protocol: 'http:', hostname: '127.0.0.1', port, basePath: '/bucket' },
-      { credentials: () => Promise.resolve({ accessKeyId: 'test-key', secretAccessKey: 'test-secret' }), region: 'us-east-1' },
-    );
-    head = new S3Head(signer, `http://127.0.0.1:${port}`, 300);
+    head = headOn(server, 300);
   });
   afterAll(async () => {
     for (const s of sockets) s.destroy();
@@ -70,12 +75,7 @@ describe('S3Head answers', () => {
       (script[key] ?? script.missing!)(res);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.address() as AddressInfo;
-    const signer = new S3UrlSigner(
-      { protocol: 'http:', hostname: '127.0.0.1', port, basePath: '/bucket' },
-      { credentials: () => Promise.resolve({ accessKeyId: 'test-key', secretAccessKey: 'test-secret' }), region: 'us-east-1' },
-    );
-    head = new S3Head(signer, `http://127.0.0.1:${port}`, 2000);
+    head = headOn(server, 2000);
   });
   afterAll(async () => {
     await head.close();
