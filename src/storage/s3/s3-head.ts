@@ -4,17 +4,17 @@ import type { ArtifactInfo } from '../driver.js';
 import { StorageUnavailableError } from '../errors.js';
 import type { S3UrlSigner } from './s3-url-signer.js';
 
+interface Answer {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+}
+
 /**
  * HEAD of an artifact over a keep-alive pool with a presigned URL. The SDK's HeadObject costs
  * about a millisecond of CPU per call; this costs a signature and one small request, and it is on
  * every miss's path. Answers are sorted here explicitly: 200 found, 404 missing, anything else
  * (403, 5xx, timeouts, refused connections) is an outage, never a miss.
  */
-interface Answer {
-  readonly statusCode: number;
-  readonly headers: IncomingHttpHeaders;
-}
-
 export class S3Head {
   private readonly pool: Pool;
 

@@ -29,7 +29,7 @@ const MAX_TTL_SECONDS = 7 * 24 * 3600;
  * `UNSIGNED-PAYLOAD` and a few signed headers. Every miss presigns (a download miss signs the store
  * HEAD; an upload signs the HEAD and the PUT), so its cost is the negotiation's: the SDK's
  * `getSignedUrl` takes hundreds of µs per call, its SignatureV4 reused about 21 µs, aws4 about
- * 11 µs; this takes about 6 µs, with the signing key derived once a day. A unit test checks its
+ * 11 µs; this takes about 7 µs, with the signing key derived once a day. A unit test checks its
  * URLs against the SDK's presigner (same parameters, same signature) for every shape we sign.
  */
 export class S3UrlSigner {
