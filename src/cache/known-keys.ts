@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { ArtifactInfo, ArtifactRef, PresignedRequest } from '../storage/driver.js';
+import { describeRef } from '../storage/object-keys.js';
 
 export interface KnownKey {
   readonly info: ArtifactInfo;
@@ -20,7 +21,7 @@ export class KnownKeys {
   }
 
   private static id(ref: ArtifactRef): string {
-    return `${ref.namespace}/${ref.hash}`;
+    return describeRef(ref);
   }
 
   get(ref: ArtifactRef): ArtifactInfo | undefined {

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { ArtifactRef } from '../storage/driver.js';
+import { describeRef } from '../storage/object-keys.js';
 
 /**
  * Keys a download negotiation found missing a short while ago. A CI client asks to download a key
@@ -23,7 +24,7 @@ export class RecentMisses {
   }
 
   private static id(ref: ArtifactRef): string {
-    return `${ref.namespace}/${ref.hash}`;
+    return describeRef(ref);
   }
 
   note(ref: ArtifactRef): void {

@@ -83,9 +83,9 @@ export function createApp(deps: AppDeps): App {
   router.post('/v1/uploads/abort', auth, abortUploadRoute(negotiator));
   if (driver instanceof LocalDriver) {
     // Authorised by the URL's signature, not a bearer token: the URL is the credential.
-    router.get('/v1/local/artifacts/:namespace/:hash', localDownloadRoute(driver, metrics));
-    router.head('/v1/local/artifacts/:namespace/:hash', localDownloadRoute(driver, metrics));
-    router.put('/v1/local/artifacts/:namespace/:hash', localUploadRoute(driver, metrics));
+    router.get('/v1/local/:space/:namespace/:hash', localDownloadRoute(driver, metrics));
+    router.head('/v1/local/:space/:namespace/:hash', localDownloadRoute(driver, metrics));
+    router.put('/v1/local/:space/:namespace/:hash', localUploadRoute(driver, metrics));
     router.put('/v1/local/uploads/:namespace/:hash/:uploadId/:part', localPartRoute(driver, metrics));
   }
   koa.use(router.routes());

@@ -1,7 +1,15 @@
 import type { Readable } from 'node:stream';
 
-/** Where an artifact lives. Both parts are validated (see object-keys.ts) before they get here. */
+/**
+ * Separate key spaces in one store: native artifacts negotiated by clients, and build binaries
+ * written only by the build worker. Nothing negotiated by a client can name a key in another space.
+ */
+export type KeySpace = 'artifacts' | 'builds';
+
+/** Where an artifact lives. Every part is validated (see object-keys.ts) before it gets here. */
 export interface ArtifactRef {
+  /** `artifacts` when absent. */
+  readonly space?: KeySpace;
   readonly namespace: string;
   readonly hash: string;
 }

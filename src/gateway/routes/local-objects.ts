@@ -2,7 +2,7 @@ import type { RouterContext, RouterMiddleware } from '@koa/router';
 import type { Metrics } from '../../metrics/create-metrics.js';
 import { VelocityError } from '../../errors.js';
 import type { LocalDriver } from '../../storage/local/local-driver.js';
-import { artifactKey, artifactRef } from '../../storage/object-keys.js';
+import { artifactKey, artifactRef, describeRef } from '../../storage/object-keys.js';
 import { ArtifactNotFoundError } from '../../storage/errors.js';
 import { parseRange } from '../range.js';
 import type { GatewayState } from '../state.js';
@@ -26,11 +26,11 @@ function verified(ctx: RouterContext<GatewayState>, driver: LocalDriver, method:
  */
 export function localDownloadRoute(driver: LocalDriver, metrics: Metrics): RouterMiddleware<GatewayState> {
   return async (ctx) => {
-    const ref = artifactRef(ctx.params.namespace, ctx.params.hash ?? '');
+    const ref = artifactRef(ctx.params.namespace, ctx.params.hash ?? '', ctx.params.space);
     // HEAD uses a GET URL, as with S3.
     verified(ctx, driver, 'GET', artifactKey(ref));
     const info = await driver.head(ref);
-    if (!info) throw new ArtifactNotFoundError(`${ref.namespace}/${ref.hash}`);
+    if (!info) throw new ArtifactNotFoundError(describeRef(ref));
     const range = parseRange(ctx.get('range') || undefined, info.size);
     ctx.set('Accept-Ranges', 'bytes');
     ctx.set('ETag', `"${info.sha256}"`);
@@ -61,7 +61,7 @@ export function localDownloadRoute(driver: LocalDriver, metrics: Metrics): Route
 
 export function localUploadRoute(driver: LocalDriver, metrics: Metrics): RouterMiddleware<GatewayState> {
   return async (ctx) => {
-    const ref = artifactRef(ctx.params.namespace, ctx.params.hash ?? '');
+    const ref = artifactRef(ctx.params.namespace, ctx.params.hash ?? '', ctx.params.space);
     const params = verified(ctx, driver, 'PUT', artifactKey(ref));
     const meta: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) if (k.startsWith('meta-')) meta[k.slice(5)] = v;
