@@ -1,7 +1,8 @@
 import { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { ServiceUnavailableError, UnauthorizedError } from '../errors.js';
-import { SCOPES, type Principal, type Scope } from './principal.js';
+import { principalFromClaims, type ClaimRules } from './jwt-claims.js';
+import type { Principal } from './principal.js';
 
 export interface JwtVerifierOptions {
   /** HS256 shared secret. */
@@ -10,6 +11,8 @@ export interface JwtVerifierOptions {
   readonly jwksUrl?: string | undefined;
   readonly issuer?: string | undefined;
   readonly audience?: string | undefined;
+  /** Lifetime bound and clock skew (see jwt-claims.ts); 24 h and 30 s when not given. */
+  readonly claimRules?: ClaimRules;
   /** Injected for tests. */
   readonly jwks?: JWTVerifyGetKey;
   readonly now?: () => number;
@@ -17,16 +20,23 @@ export interface JwtVerifierOptions {
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
+const DEFAULT_RULES: ClaimRules = { maxLifetimeSeconds: 24 * 3600, clockSkewSeconds: 30 };
+
 /**
- * Verifies JWTs with jose. Claims: `scope` (space-separated, from SCOPES) and `namespaces`
- * (array of names, or `"*"`/`["*"]` for all). A token without `namespaces` may use only the
- * `default` namespace; one without `scope` can do nothing.
+ * Verifies JWTs with jose (signature, algorithm, `iss`, `aud`, `exp`, `nbf`), then the claims
+ * Velocity reads (jwt-claims.ts): `exp` required, lifetime bounded, `scope` and `namespaces` well
+ * formed. A token without `namespaces` may use only the `default` namespace; one without `scope`
+ * can do nothing.
  */
 export class JwtVerifier {
   private hmacKey: Promise<webcrypto.CryptoKey> | undefined;
   private readonly jwks: JWTVerifyGetKey | undefined;
+  private readonly rules: ClaimRules;
+  private readonly now: () => number;
 
   constructor(private readonly opts: JwtVerifierOptions) {
+    this.rules = opts.claimRules ?? DEFAULT_RULES;
+    this.now = opts.now ?? Date.now;
     if (opts.secret) {
       // An imported CryptoKey verifies about twice as fast as a raw secret.
       this.hmacKey = webcrypto.subtle.importKey('raw', Buffer.from(opts.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
@@ -45,10 +55,12 @@ export class JwtVerifier {
     } catch {
       throw new UnauthorizedError('token is neither a configured static token nor a JWT');
     }
+    const now = this.now();
     const common = {
       ...(this.opts.issuer ? { issuer: this.opts.issuer } : {}),
       ...(this.opts.audience ? { audience: this.opts.audience } : {}),
-      ...(this.opts.now ? { currentDate: new Date(this.opts.now()) } : {}),
+      currentDate: new Date(now),
+      clockTolerance: this.rules.clockSkewSeconds,
     };
     let payload: JWTPayload;
     try {
@@ -67,7 +79,7 @@ export class JwtVerifier {
       }
       throw new UnauthorizedError(`invalid token: ${describeJoseError(err)}`);
     }
-    return principalFromClaims(payload);
+    return principalFromClaims(payload, this.rules, now);
   }
 }
 
@@ -83,26 +95,9 @@ function isJwksOutage(err: unknown): boolean {
 
 function describeJoseError(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return `claim ${err.claim} ${err.reason}`;
+  // jose's own wording names the claim and the check (`unexpected "iss" claim value`).
+  if (err instanceof errors.JWTClaimValidationFailed) return err.message;
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'bad signature';
   if (err instanceof errors.JWKSNoMatchingKey) return 'no matching key in the JWKS';
   return err instanceof errors.JOSEError ? err.code : 'malformed';
-}
-
-export function principalFromClaims(payload: JWTPayload): Principal {
-  const scopeText = typeof payload.scope === 'string' ? payload.scope : '';
-  const scopes = new Set<Scope>(
-    scopeText.split(/\s+/).filter((s): s is Scope => (SCOPES as readonly string[]).includes(s)),
-  );
-  const ns = payload.namespaces;
-  let namespaces: Principal['namespaces'];
-  if (ns === '*' || (Array.isArray(ns) && ns.includes('*'))) namespaces = '*';
-  else if (Array.isArray(ns)) namespaces = new Set(ns.filter((n): n is string => typeof n === 'string'));
-  else namespaces = new Set(['default']);
-  return {
-    subject: typeof payload.sub === 'string' ? payload.sub : 'jwt',
-    scopes,
-    namespaces,
-    expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
-  };
 }

@@ -8,6 +8,8 @@ export interface Principal {
   /** `static:<n>` for static tokens, the JWT `sub` otherwise. Safe to log. */
   readonly subject: string;
   readonly scopes: ReadonlySet<Scope>;
+  /** Scopes the token carried that Velocity does not know: they grant nothing (named in a 403). */
+  readonly ignoredScopes?: readonly string[];
   /** `'*'` for every namespace. */
   readonly namespaces: '*' | ReadonlySet<string>;
   /** Epoch ms after which the credential is no longer valid; undefined for static tokens. */
@@ -19,7 +21,9 @@ export function hasScope(p: Principal, scope: Scope): boolean {
 }
 
 export function requireScope(p: Principal, scope: Scope): void {
-  if (!hasScope(p, scope)) throw new ForbiddenError(`token lacks scope ${scope}`);
+  if (hasScope(p, scope)) return;
+  const ignored = p.ignoredScopes?.length ? ` (unknown scopes, which grant nothing: ${p.ignoredScopes.join(' ')})` : '';
+  throw new ForbiddenError(`token lacks scope ${scope}${ignored}`);
 }
 
 export function canUseNamespace(p: Principal, namespace: string): boolean {

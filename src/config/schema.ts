@@ -1,19 +1,6 @@
 import { z } from 'zod';
 import { BUILD_ENV_PATHS, buildsConfigSchema } from '../builds/config.js';
-import { flag, int } from './zod-fields.js';
-
-
-/** A comma-separated environment value or a YAML list. */
-const list = z.preprocess(
-  (v) =>
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s.length > 0)
-      : v,
-  z.array(z.string().min(1)),
-);
+import { duration, flag, int, list } from './zod-fields.js';
 
 const url = z.string().url();
 
@@ -61,8 +48,39 @@ export const configSchema = z.strictObject({
       jwksUrl: url.optional(),
       jwtIssuer: z.string().min(1).optional(),
       jwtAudience: z.string().min(1).optional(),
+      /** Longest a JWT may be valid (`exp - iat`, or `exp - now` without `iat`), in seconds. */
+      jwtMaxLifetime: duration(60, 365 * 86_400).default(24 * 3600),
+      /** Clock difference tolerated between the token issuer and this gateway, in seconds. */
+      jwtClockSkew: duration(0, 600).default(30),
     })
     .prefault({}),
+  /** Limits on what one client connection may hold (see docs/security.md, slow clients). */
+  http: z
+    .strictObject({
+      /** Seconds to receive a request's headers. */
+      headersTimeout: duration(0.1, 600).default(10),
+      /** Seconds to receive a whole request (headers and body), streamed uploads excepted. */
+      bodyTimeout: duration(0.1, 3600).default(30),
+      /** Hard ceiling on receiving any request, streamed uploads included (seconds; 0 disables). */
+      requestTimeout: duration(0, 7 * 86_400).default(3600),
+      /** Streamed uploads (local driver) must move at least `uploadMinRate` bytes/s over every window of this length. */
+      uploadRateWindow: duration(0.1, 600).default(30),
+      uploadMinRate: int(1, 1024 ** 3).default(16 * 1024),
+      /** Open connections per process; more are refused at once. */
+      maxConnections: int(1, 1_000_000).default(4096),
+    })
+    .prefault({})
+    .check((ctx) => {
+      const { headersTimeout, requestTimeout } = ctx.value;
+      if (requestTimeout > 0 && headersTimeout > requestTimeout) {
+        ctx.issues.push({
+          code: 'custom',
+          input: headersTimeout,
+          path: ['headersTimeout'],
+          message: 'must not exceed http.requestTimeout',
+        });
+      }
+    }),
   cache: z
     .strictObject({
       /** Entries in the in-memory L1 of keys known to exist. */
@@ -86,6 +104,7 @@ export type Config = z.infer<typeof configSchema>;
 export type StorageConfig = Config['storage'];
 export type S3Config = StorageConfig['s3'];
 export type AuthConfig = Config['auth'];
+export type HttpConfig = Config['http'];
 
 /**
  * Environment variable -> dot path in the schema. The public names are documented in the README;
@@ -115,6 +134,14 @@ export const ENV_PATHS: Readonly<Record<string, string>> = {
   VC_JWKS_URL: 'auth.jwksUrl',
   VC_JWT_ISSUER: 'auth.jwtIssuer',
   VC_JWT_AUDIENCE: 'auth.jwtAudience',
+  VC_JWT_MAX_LIFETIME: 'auth.jwtMaxLifetime',
+  VC_JWT_CLOCK_SKEW: 'auth.jwtClockSkew',
+  VC_HEADERS_TIMEOUT: 'http.headersTimeout',
+  VC_BODY_TIMEOUT: 'http.bodyTimeout',
+  VC_REQUEST_TIMEOUT: 'http.requestTimeout',
+  VC_UPLOAD_RATE_WINDOW: 'http.uploadRateWindow',
+  VC_UPLOAD_MIN_RATE: 'http.uploadMinRate',
+  VC_MAX_CONNECTIONS: 'http.maxConnections',
   VC_KNOWN_KEYS: 'cache.knownKeys',
   VC_RECENT_MISSES: 'cache.recentMisses',
   VC_RECENT_MISS_TTL: 'cache.recentMissTtl',

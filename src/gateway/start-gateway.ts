@@ -52,6 +52,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       jwksUrl: config.auth.jwksUrl,
       issuer: config.auth.jwtIssuer,
       audience: config.auth.jwtAudience,
+      claimRules: { maxLifetimeSeconds: config.auth.jwtMaxLifetime, clockSkewSeconds: config.auth.jwtClockSkew },
       ...(opts.now ? { now: opts.now } : {}),
     });
   let draining = false;
