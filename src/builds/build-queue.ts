@@ -23,6 +23,8 @@ export interface BuildJobData {
   readonly forceRebuild: boolean;
   /** Forwarded to Velox: the first requester's `request_id`, or one we made up. */
   readonly requestId: string;
+  /** Subject of the token whose request started the build; recorded with the binary. */
+  readonly requestedBy?: string;
   /** Epoch ms. */
   readonly enqueuedAt: number;
 }
@@ -125,7 +127,7 @@ export interface BuildQueue {
   /** Follows one build: state changes and log lines. Returns the unsubscribe function. */
   subscribe(id: string, listener: (event: BuildEvent) => void): Promise<() => void>;
   consume(handler: BuildHandler, opts: ConsumeOptions): BuildConsumer;
-  /** Throws when the queue's backend cannot be reached. */
-  ping(): Promise<void>;
+  /** Throws when the queue's backend cannot be reached (waiting for a connection at most until `signal`). */
+  ping(signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }

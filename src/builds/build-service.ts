@@ -4,6 +4,8 @@ import { type Principal, requireScope } from '../auth/principal.js';
 import { NotFoundError, ServiceUnavailableError, VelocityError } from '../errors.js';
 import type { Metrics } from '../metrics/create-metrics.js';
 import type { ArtifactRef, StorageDriver } from '../storage/driver.js';
+import { buildArtifactRef } from './build-artifact.js';
+import { buildFacts, type BuildFacts } from './build-metadata.js';
 import { parseBuildRequest } from './build-request-schema.js';
 import {
   BUILD_ID_PATTERN,
@@ -18,6 +20,7 @@ import {
 import { NO_BUILDER_MESSAGE } from './builders/create-builder.js';
 import { buildKey, canonicalRequest } from './canonical-request.js';
 import { builderKind, type BuildsConfig } from './config.js';
+import { withDeadline } from './deadline.js';
 import { followBuild } from './follow-build.js';
 
 export interface FoundAnswer {
@@ -27,6 +30,8 @@ export interface FoundAnswer {
   readonly expires_at: string;
   readonly size: number;
   readonly sha256: string;
+  /** Who built the binary and from what, as the worker recorded it. */
+  readonly build: BuildFacts;
 }
 
 export interface QueuedAnswer {
@@ -43,6 +48,7 @@ export interface StatusAnswer {
   readonly expires_at?: string;
   readonly size?: number;
   readonly sha256?: string;
+  readonly build?: BuildFacts;
   readonly error?: string;
   readonly logs_tail?: readonly string[];
 }
@@ -63,6 +69,7 @@ export interface BuildServiceDeps {
  */
 export class BuildService {
   private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
   private localWaiters = 0;
   private readonly lookups = new Map<string, Promise<FoundAnswer | null>>();
 
@@ -82,7 +89,12 @@ export class BuildService {
   }
 
   ref(key: string): ArtifactRef {
-    return { namespace: this.deps.config.namespace, hash: key };
+    return buildArtifactRef(this.deps.config.namespace, key);
+  }
+
+  /** Readiness: the queue's backend answers within VC_REDIS_TIMEOUT (or `signal`). */
+  ping(signal?: AbortSignal): Promise<void> {
+    return this.guard(() => this.deps.queue.ping(signal), signal);
   }
 
   async submit(body: unknown, principal: Principal, waiter?: string): Promise<FoundAnswer | QueuedAnswer> {
@@ -105,6 +117,7 @@ export class BuildService {
       canonical,
       forceRebuild: force,
       requestId: req.request_id ?? randomUUID(),
+      requestedBy: principal.subject,
       enqueuedAt: Date.now(),
     };
     let result = await this.ensure(data, force);
@@ -170,7 +183,7 @@ export class BuildService {
     }
     const found = await this.lookup(snapshot.key);
     if (!found) return { ...base, error: 'the binary is no longer stored (evicted); request it again' };
-    return { ...base, url: found.url, expires_at: found.expires_at, size: found.size, sha256: found.sha256 };
+    return { ...base, url: found.url, expires_at: found.expires_at, size: found.size, sha256: found.sha256, build: found.build };
   }
 
   async snapshot(id: string): Promise<BuildSnapshot> {
@@ -206,6 +219,7 @@ export class BuildService {
       expires_at: presigned.expiresAt.toISOString(),
       size: info.size,
       sha256: info.sha256,
+      build: buildFacts(info),
     };
   }
 
@@ -216,7 +230,7 @@ export class BuildService {
 
   private async ensure(data: BuildJobData, replaceFinished: boolean): Promise<EnsureResult> {
     try {
-      return await this.deps.queue.ensure(data, { replaceFinished, maxDepth: this.deps.config.maxQueue });
+      return await this.bounded(this.deps.queue.ensure(data, { replaceFinished, maxDepth: this.deps.config.maxQueue }));
     } catch (err) {
       if (err instanceof QueueFullError) {
         throw new ServiceUnavailableError(`${err.message}; try again later (VC_BUILD_MAX_QUEUE=${this.deps.config.maxQueue})`, {
@@ -228,25 +242,39 @@ export class BuildService {
     }
   }
 
-  /** Queue backend failures are outages (503), never "not found" or a 500. */
-  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Queue backend failures are outages (503), never "not found" or a 500; so is a backend that
+   * does not answer within VC_REDIS_TIMEOUT (BullMQ waits for a connection that is not ready
+   * however the client is configured, so the bound is kept here too).
+   */
+  private async guard<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
-      return await fn();
+      return await this.bounded(fn(), signal);
     } catch (err) {
       throw queueUnavailable(err);
     }
   }
 
+  private bounded<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+    const ms = Math.round(this.deps.config.redisTimeout * 1000);
+    return withDeadline(work, ms, `the build queue (VC_REDIS_TIMEOUT=${this.deps.config.redisTimeout} s)`, signal);
+  }
+
   private async sweep(): Promise<void> {
     const { queue, config, metrics, logger } = this.deps;
+    // One sweep at a time: during an outage they would otherwise pile up, one per tick.
+    if (this.sweeping) return;
+    this.sweeping = true;
     try {
       if (config.queueTimeout > 0) {
-        const expired = await queue.expireWaiting(config.queueTimeout * 1000);
+        const expired = await this.bounded(queue.expireWaiting(config.queueTimeout * 1000));
         if (expired > 0) logger.warn({ expired }, 'builds failed: waited in the queue past VC_BUILD_QUEUE_TIMEOUT');
       }
-      metrics?.buildQueueDepth.set(await queue.depth());
+      metrics?.buildQueueDepth.set(await this.bounded(queue.depth()));
     } catch (err) {
       logger.warn({ err }, 'build queue sweep failed');
+    } finally {
+      this.sweeping = false;
     }
   }
 }

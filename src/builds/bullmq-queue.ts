@@ -1,6 +1,7 @@
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisRole } from './redis-connection.js';
 import { queueTimeoutMessage, type RetryPolicy } from './build-failure.js';
 import { startBullmqConsumer } from './bullmq-consumer.js';
 import {
@@ -23,8 +24,8 @@ import {
 import { ADD_WAITER_LUA, BUMP_GENERATION_LUA, QUEUE_NAME, REMOVE_WAITER_LUA, buildRedisKeys } from './redis-keys.js';
 
 export interface BullmqQueueOptions {
-  /** Opens a new Redis connection (BullMQ needs several: commands, blocking reads, pub/sub). */
-  readonly connect: () => Redis;
+  /** Opens a new Redis connection for a role (BullMQ needs several: commands, blocking reads, pub/sub). */
+  readonly connect: (role: RedisRole) => Redis;
   readonly prefix: string;
   readonly retry: RetryPolicy;
   readonly logsTail: number;
@@ -69,8 +70,8 @@ export class BullmqBuildQueue implements BuildQueue {
   private readonly connections: Redis[] = [];
 
   constructor(private readonly opts: BullmqQueueOptions) {
-    this.redis = this.connect();
-    this.queue = new Queue<BuildJobData, BuildResult>(QUEUE_NAME, { connection: this.connect(), prefix: opts.prefix });
+    this.redis = this.connect('commands');
+    this.queue = new Queue<BuildJobData, BuildResult>(QUEUE_NAME, { connection: this.connect('commands'), prefix: opts.prefix });
     this.queue.on('error', (err) => opts.logger.warn({ err }, 'build queue: redis error'));
     this.keys = buildRedisKeys(opts.prefix);
     this.keepSeconds = opts.keepSeconds ?? 86_400;
@@ -178,7 +179,7 @@ export class BullmqBuildQueue implements BuildQueue {
     const consumer = startBullmqConsumer({
       handler,
       opts,
-      connect: () => this.connect(),
+      connect: () => this.connect('blocking'),
       commands: this.redis,
       prefix: this.opts.prefix,
       keys: this.keys,
@@ -194,7 +195,13 @@ export class BullmqBuildQueue implements BuildQueue {
     return tracked;
   }
 
-  async ping(): Promise<void> {
+  /**
+   * Waits for the command connection to be ready (bounded by `signal`; refused at once while
+   * Redis is known to be down), then PINGs. The command connection has no offline queue, so a
+   * PING sent before it is ready would fail even when Redis is about to answer.
+   */
+  async ping(signal?: AbortSignal): Promise<void> {
+    await untilReady(this.redis, signal);
     await this.redis.ping();
   }
 
@@ -205,8 +212,8 @@ export class BullmqBuildQueue implements BuildQueue {
     await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 
-  private connect(): Redis {
-    const c = this.opts.connect();
+  private connect(role: RedisRole): Redis {
+    const c = this.opts.connect(role);
     c.on('error', (err) => this.opts.logger.debug({ err }, 'build queue: redis connection error'));
     this.connections.push(c);
     return c;
@@ -237,7 +244,7 @@ export class BullmqBuildQueue implements BuildQueue {
 
   private queueEvents(): Promise<QueueEvents> {
     this.events ??= (async () => {
-      const events = new QueueEvents(QUEUE_NAME, { connection: this.connect(), prefix: this.opts.prefix });
+      const events = new QueueEvents(QUEUE_NAME, { connection: this.connect('blocking'), prefix: this.opts.prefix });
       events.on('error', (err) => this.opts.logger.warn({ err }, 'build events: redis error'));
       for (const name of REFRESH_EVENTS) {
         events.on(name, (args: { jobId: string }) => void this.refresh(args.jobId));
@@ -265,4 +272,28 @@ export class BullmqBuildQueue implements BuildQueue {
   private emit(id: string, event: BuildEvent): void {
     for (const listener of this.listeners.get(id) ?? []) listener(event);
   }
+}
+
+/** Resolves once `redis` is ready; rejects when it ends, errors while connecting, or `signal` aborts. */
+function untilReady(redis: Redis, signal?: AbortSignal): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  if (redis.status === 'end') return Promise.reject(new Error('redis connection closed'));
+  // Reconnecting after a failure: Redis is down now; say so instead of waiting for it.
+  if (redis.status === 'reconnecting') return Promise.reject(new Error('redis unreachable (reconnecting)'));
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      redis.off('ready', onReady);
+      redis.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReady = () => done();
+    const onError = (err: Error) => done(err);
+    const onAbort = () => done(new Error('redis not ready in time'));
+    if (signal?.aborted) return onAbort();
+    redis.once('ready', onReady);
+    redis.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { flag, int } from '../config/zod-fields.js';
-
+import { duration, flag, int, list } from '../config/zod-fields.js';
 
 /**
  * Build settings (queue, worker, builders). Merged into the main config schema under `builds`;
@@ -11,6 +10,12 @@ export const buildsConfigSchema = z
   .strictObject({
     /** BullMQ on this Redis when set; the in-process queue otherwise. */
     redisUrl: z.string().url().optional(),
+    /**
+     * Seconds (or `500ms`, `2s`) one queue call may take (a Redis command, a connect, a whole queue
+     * operation of the gateway) before it counts as an outage: 503 `queue_unavailable`, `/readyz`
+     * not ready.
+     */
+    redisTimeout: duration(0.05, 60).default(3),
     /** Prefix of every Redis key the build queue uses. */
     redisPrefix: z
       .string()
@@ -20,6 +25,20 @@ export const buildsConfigSchema = z
     veloxUrl: z.string().url().optional(),
     /** Shell command that builds a binary (`command` builder); see docs/builds.md. */
     command: z.string().min(1).optional(),
+    /**
+     * Variables the build command gets from the worker's environment besides the safe set (see
+     * command-env.ts). Velocity's own `VC_*` settings, secrets among them, are never passed.
+     */
+    env: list
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name')
+            .refine((name) => !name.toUpperCase().startsWith('VC_'), 'VC_* variables are Velocity\'s own settings and never reach a build command'),
+        ),
+      )
+      .default([]),
     /** Where the command builder writes its outputs (a fresh directory per build). */
     workDir: z.string().min(1).optional(),
     /** Namespace the binaries are stored under. */
@@ -61,9 +80,11 @@ export type BuildsConfig = z.infer<typeof buildsConfigSchema>;
 export const BUILD_ENV_PATHS: Readonly<Record<string, string>> = {
   VC_REDIS_URL: 'builds.redisUrl',
   VC_REDIS_PREFIX: 'builds.redisPrefix',
+  VC_REDIS_TIMEOUT: 'builds.redisTimeout',
   VC_VELOX_URL: 'builds.veloxUrl',
   VC_BUILD_COMMAND: 'builds.command',
   VC_BUILD_WORK_DIR: 'builds.workDir',
+  VC_BUILD_ENV: 'builds.env',
   VC_BUILD_NAMESPACE: 'builds.namespace',
   VC_BUILD_CONCURRENCY: 'builds.concurrency',
   VC_BUILD_RECYCLE_AFTER: 'builds.recycleAfter',

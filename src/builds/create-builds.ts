@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/create-metrics.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -8,15 +7,16 @@ import { createBuilderFactory } from './builders/create-builder.js';
 import { BullmqBuildQueue } from './bullmq-queue.js';
 import { runsInProcessWorker, type BuildsConfig } from './config.js';
 import { InProcessBuildQueue } from './in-process-queue.js';
-import { startBuildWorker, type BuildWorker } from './worker.js';
+import { connectRedis } from './redis-connection.js';
+import { startBuildWorker, workerIdentity, type BuildWorker } from './worker.js';
 
 /** BullMQ when `redisUrl` is set, the in-process queue otherwise. */
 export function createBuildQueue(config: BuildsConfig, logger: Logger): BuildQueue {
   if (config.redisUrl === undefined) return new InProcessBuildQueue({ logsTail: config.logsTail });
   const url = config.redisUrl;
+  const timeoutMs = Math.round(config.redisTimeout * 1000);
   return new BullmqBuildQueue({
-    // BullMQ needs `maxRetriesPerRequest: null` on its connections (blocking commands).
-    connect: () => new Redis(url, { maxRetriesPerRequest: null }),
+    connect: (role) => connectRedis(url, role, timeoutMs),
     prefix: config.redisPrefix,
     logsTail: config.logsTail,
     logger,
@@ -46,6 +46,8 @@ export interface CreateBuildsDeps {
   readonly metrics?: Metrics | undefined;
   /** Overrides `runsInProcessWorker(config)`. */
   readonly inProcessWorker?: boolean;
+  /** Where a build command's safe and declared variables come from (this process's environment). */
+  readonly sourceEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Everything the gateway needs for builds: queue, service and (when configured) an in-process worker. */
@@ -61,11 +63,19 @@ export function createBuilds(deps: CreateBuildsDeps): BuildsRuntime {
     metrics: deps.metrics,
   });
   service.start();
-  const factory = createBuilderFactory(deps.config);
+  const factory = createBuilderFactory(deps.config, deps.sourceEnv);
   const wantWorker = deps.inProcessWorker ?? runsInProcessWorker(deps.config);
   const worker =
     wantWorker && factory
-      ? startBuildWorker({ queue, driver: deps.driver, builderFactory: factory, config: deps.config, logger, metrics: deps.metrics })
+      ? startBuildWorker({
+          queue,
+          driver: deps.driver,
+          builderFactory: factory,
+          config: deps.config,
+          logger,
+          metrics: deps.metrics,
+          identity: workerIdentity('velocity-gateway'),
+        })
       : undefined;
   return {
     queue,

@@ -8,7 +8,7 @@ import { createStorageDriver } from '../storage/create-storage-driver.js';
 import { NO_BUILDER_MESSAGE, createBuilderFactory } from './builders/create-builder.js';
 import { builderKind } from './config.js';
 import { createBuildQueue } from './create-builds.js';
-import { startBuildWorker } from './worker.js';
+import { startBuildWorker, workerIdentity } from './worker.js';
 
 /**
  * `velocity-worker`: takes builds from the BullMQ queue on `VC_REDIS_URL`, builds with Velox or
@@ -21,7 +21,7 @@ export async function workerMain(env: NodeJS.ProcessEnv): Promise<void> {
     config = await loadConfig({ env });
     const problems: string[] = [];
     if (!config.builds.redisUrl) problems.push('builds.redisUrl (VC_REDIS_URL): required by velocity-worker (without Redis the gateway runs builds itself)');
-    if (!createBuilderFactory(config.builds)) problems.push(`builds: ${NO_BUILDER_MESSAGE}`);
+    if (!createBuilderFactory(config.builds, env)) problems.push(`builds: ${NO_BUILDER_MESSAGE}`);
     if (problems.length > 0) throw new ConfigError(problems);
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -35,10 +35,22 @@ export async function workerMain(env: NodeJS.ProcessEnv): Promise<void> {
   const driver = createStorageDriver(config.storage, { baseUrl: () => config.publicUrl ?? '' });
   await driver.init(AbortSignal.timeout(config.storage.s3.timeout * 1000));
   const queue = createBuildQueue(config.builds, logger);
-  await queue.ping();
-  const factory = createBuilderFactory(config.builds);
+  // Redis down at start-up is an outage like any other: the worker's connections wait for it and
+  // builds start once it answers.
+  await queue
+    .ping(AbortSignal.timeout(Math.round(config.builds.redisTimeout * 1000)))
+    .catch((err: unknown) => logger.warn({ err }, 'Redis not reachable yet; builds start once it answers'));
+  const factory = createBuilderFactory(config.builds, env);
   if (!factory) throw new Error(NO_BUILDER_MESSAGE);
-  const worker = startBuildWorker({ queue, driver, builderFactory: factory, config: config.builds, logger, metrics });
+  const worker = startBuildWorker({
+    queue,
+    driver,
+    builderFactory: factory,
+    config: config.builds,
+    logger,
+    metrics,
+    identity: workerIdentity('velocity-worker'),
+  });
   logger.info(
     { concurrency: config.builds.concurrency, builder: builderKind(config.builds), storage: driver.name },
     'velocity-worker taking builds',

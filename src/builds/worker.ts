@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/create-metrics.js';
 import type { ArtifactRef, StorageDriver } from '../storage/driver.js';
 import { ArtifactExistsError } from '../storage/errors.js';
+import { buildArtifactRef } from './build-artifact.js';
 import { BuildFailure, asBuildFailure, queueTimeoutMessage } from './build-failure.js';
 import { buildMetadata } from './build-metadata.js';
 import type { BuildConsumer, BuildJobContext, BuildQueue, BuildResult } from './build-queue.js';
@@ -18,6 +21,13 @@ export interface BuildWorkerDeps {
   readonly config: BuildsConfig;
   readonly logger: Logger;
   readonly metrics?: Pick<Metrics, 'buildsTotal' | 'buildDuration'> | undefined;
+  /** Recorded as `built-by` with every binary this worker uploads; see workerIdentity(). */
+  readonly identity?: string;
+}
+
+/** `<program>@<host>/<pid>/<random>`: which process built a binary, unique across restarts. */
+export function workerIdentity(program: string): string {
+  return `${program}@${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
 }
 
 export interface BuildWorker {
@@ -36,12 +46,13 @@ type Outcome = 'success' | 'failure' | 'retry' | 'cancelled' | 'timeout';
 export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
   const { config, driver, logger } = deps;
   const pool = new SlotPool(config.concurrency, deps.builderFactory, config.recycleAfter, logger);
+  const identity = deps.identity ?? workerIdentity('velocity-worker');
 
   const count = (outcome: Outcome) => deps.metrics?.buildsTotal.inc({ result: outcome });
 
   async function handle(job: BuildJobContext): Promise<BuildResult> {
     const log = logger.child({ build: job.id, attempt: job.attempt });
-    const ref: ArtifactRef = { namespace: config.namespace, hash: job.data.key };
+    const ref = buildArtifactRef(config.namespace, job.data.key);
 
     const queueLimitMs = config.queueTimeout * 1000;
     const waited = job.firstStartedAt - job.data.enqueuedAt;
@@ -87,7 +98,7 @@ export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
         onLog: (lines) => void job.log(lines),
       });
       try {
-        const result = await upload(ref, job, output.path, started, signal);
+        const result = await upload(ref, job, { path: output.path, builder: slot.builder.kind }, started, signal);
         const seconds = (performance.now() - started) / 1000;
         deps.metrics?.buildDuration.observe(seconds);
         count('success');
@@ -117,10 +128,11 @@ export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
   async function upload(
     ref: ArtifactRef,
     job: BuildJobContext,
-    path: string,
+    output: { path: string; builder: 'velox' | 'command' },
     started: number,
     signal: AbortSignal,
   ): Promise<BuildResult> {
+    const { path } = output;
     const digest = await digestFile(path, signal);
     const durationMs = performance.now() - started;
     const intent = {
@@ -128,7 +140,14 @@ export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
       size: digest.size,
       sha256: digest.sha256,
       md5: driver.capabilities.digest === 'md5' ? digest.md5 : undefined,
-      meta: buildMetadata(job.data.canonical, { key: job.data.key, durationMs }),
+      meta: buildMetadata(job.data.canonical, {
+        key: job.data.key,
+        durationMs,
+        builtBy: identity,
+        // Absent on jobs queued by a gateway older than this field.
+        requestedBy: job.data.requestedBy ?? 'unknown',
+        builder: output.builder,
+      }),
     };
     let stored: BuildResult['stored'];
     try {

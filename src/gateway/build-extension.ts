@@ -20,7 +20,7 @@ export interface BuildsExtensionOptions {
  * (embedded default), and a close that drains running builds.
  */
 export function buildsExtension(opts: BuildsExtensionOptions): NonNullable<StartOptions['extend']> {
-  return ({ driver, metrics }) => {
+  return async ({ driver, metrics }) => {
     const { builds } = opts.config;
     const runtime = createBuilds({
       config: builds,
@@ -31,18 +31,24 @@ export function buildsExtension(opts: BuildsExtensionOptions): NonNullable<Start
       ...(opts.inProcessWorker === undefined ? {} : { inProcessWorker: opts.inProcessWorker }),
     });
     opts.onRuntime?.(runtime);
+    // Give the queue's connection a moment to be ready before the first request (it refuses
+    // commands while not connected); start anyway when Redis is down: /readyz reports it.
+    await runtime.service
+      .ping(AbortSignal.timeout(Math.round(builds.redisTimeout * 1000)))
+      .catch((err: unknown) => opts.logger.error({ err: (err as Error).message }, 'build queue not reachable at start-up'));
     const routers = [buildsRouter({ service: runtime.service })];
     const proxy = builds.upstreamUrl
       ? buildProxy({ upstreamUrl: builds.upstreamUrl, service: runtime.service, buildTimeout: builds.buildTimeout })
       : undefined;
     if (proxy) routers.push(proxy.router);
-    return Promise.resolve({
+    return {
       extraRouters: routers,
-      readiness: [{ name: 'build_queue', check: () => runtime.queue.ping() }],
+      // Bounded by VC_REDIS_TIMEOUT and the probe's own deadline: a dead Redis is "not ready" at once.
+      readiness: [{ name: 'build_queue', check: (signal) => runtime.service.ping(signal) }],
       close: async () => {
         await runtime.close();
         await proxy?.close();
       },
-    });
+    };
   };
 }

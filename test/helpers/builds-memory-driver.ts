@@ -9,6 +9,7 @@ import type {
   UploadIntent,
 } from '../../src/storage/driver.js';
 import { IntegrityError, StorageUnavailableError } from '../../src/storage/errors.js';
+import { artifactKey } from '../../src/storage/object-keys.js';
 
 /**
  * An in-memory StorageDriver for the builds' unit tests only: it enforces what matters to them
@@ -22,8 +23,9 @@ export class MemoryDriver implements StorageDriver {
   /** Set to make every call fail as an outage. */
   down = false;
 
+  /** The real object key (`<space>/<namespace>/<hash>`), so key spaces stay apart here too. */
   private id(ref: ArtifactRef): string {
-    return `${ref.namespace}/${ref.hash}`;
+    return artifactKey(ref);
   }
 
   private check(): void {

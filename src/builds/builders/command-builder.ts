@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { BuildFailure } from '../build-failure.js';
 import { canonicalJson } from '../canonical-request.js';
 import type { BuildInput, BuildOutput, Builder } from './builder.js';
+import { buildCommandEnv } from './command-env.js';
 
 /** Exit status a command uses for "try again later" (sysexits' EX_TEMPFAIL); any other failure is final. */
 export const EXIT_TEMPFAIL = 75;
@@ -15,13 +16,16 @@ export interface CommandBuilderOptions {
   readonly command: string;
   /** Parent of the per-build directories; the system's temp directory by default. */
   readonly workDir?: string | undefined;
-  /** Environment the command runs with (the worker's own by default). */
-  readonly env?: NodeJS.ProcessEnv;
+  /** Where the safe set and the declared variables are read from (the worker's own environment). */
+  readonly sourceEnv: Readonly<Record<string, string | undefined>>;
+  /** Names passed through besides the safe set (`VC_BUILD_ENV`). */
+  readonly passEnv: readonly string[];
 }
 
 /**
- * Runs `VC_BUILD_COMMAND` with the canonical request as JSON on stdin. The binary is what the
- * command writes to `$VELOCITY_OUTPUT`; its stdout and stderr are the build output.
+ * Runs `VC_BUILD_COMMAND` with the canonical request as JSON on stdin and a clean environment
+ * (command-env.ts). The binary is what the command writes to `$VELOCITY_OUTPUT`; its stdout and
+ * stderr are the build output.
  */
 export function createCommandBuilder(opts: CommandBuilderOptions): Builder {
   const parent = opts.workDir ?? tmpdir();
@@ -32,7 +36,15 @@ export function createCommandBuilder(opts: CommandBuilderOptions): Builder {
     const dispose = () => rm(dir, { recursive: true, force: true });
     const output = join(dir, 'binary');
     try {
-      const { code, signal, stderrTail } = await run(opts, input, output);
+      const env = buildCommandEnv(opts.sourceEnv, opts.passEnv, {
+        output,
+        workDir: dir,
+        key: input.key,
+        rrVersion: input.canonical.rr_version,
+        os: input.canonical.target_platform.os,
+        arch: input.canonical.target_platform.arch,
+      });
+      const { code, signal, stderrTail } = await run(opts.command, env, input);
       if (input.signal.aborted) throw input.signal.reason;
       if (code !== 0) {
         const how = code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with status ${code}`;
@@ -61,16 +73,16 @@ export function createCommandBuilder(opts: CommandBuilderOptions): Builder {
 }
 
 function run(
-  opts: CommandBuilderOptions,
+  command: string,
+  env: Readonly<Record<string, string>>,
   input: BuildInput,
-  output: string,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderrTail: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', opts.command], {
+    const child = spawn('/bin/sh', ['-c', command], {
       // Its own process group, so a cancellation kills whatever the command started too.
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...(opts.env ?? process.env), VELOCITY_OUTPUT: output, VELOCITY_BUILD_KEY: input.key },
+      env,
     });
     const stderrTail: string[] = [];
     const kill = () => {

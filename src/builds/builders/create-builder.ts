@@ -3,8 +3,14 @@ import type { BuilderFactory } from './builder.js';
 import { createCommandBuilder } from './command-builder.js';
 import { createVeloxBuilder } from './velox-builder.js';
 
-/** A factory (one builder per slot, made again when a slot is recycled), or null when none is configured. */
-export function createBuilderFactory(config: BuildsConfig): BuilderFactory | null {
+/**
+ * A factory (one builder per slot, made again when a slot is recycled), or null when none is
+ * configured. `sourceEnv` is where a build command's safe and declared variables come from.
+ */
+export function createBuilderFactory(
+  config: BuildsConfig,
+  sourceEnv: Readonly<Record<string, string | undefined>> = process.env,
+): BuilderFactory | null {
   const kind = builderKind(config);
   switch (kind) {
     case 'velox': {
@@ -13,7 +19,7 @@ export function createBuilderFactory(config: BuildsConfig): BuilderFactory | nul
     }
     case 'command': {
       const command = config.command as string;
-      return () => createCommandBuilder({ command, workDir: config.workDir });
+      return () => createCommandBuilder({ command, workDir: config.workDir, sourceEnv, passEnv: config.env });
     }
     case 'none':
       return null;

@@ -48,16 +48,19 @@ describe('build service (in-process queue)', () => {
     expect(hit).toMatchObject({ status: 'found', hash: done.key, size: 64 * 1024 });
     expect(velox.calls).toHaveLength(1);
 
-    const stored = (h.driver as MemoryDriver).objects.get(`builds/${done.key}`);
+    const stored = (h.driver as MemoryDriver).objects.get(`builds/builds/${done.key}`);
     expect(stored?.info.meta).toMatchObject({
       'rr-version': 'v2025.1.2',
       platform: 'linux/amd64',
       'build-key': done.key,
       plugins: expect.stringContaining('github.com/roadrunner-server/http/v5@v5.0.2') as unknown,
+      builder: 'velox',
+      'requested-by': 'alice',
+      'built-by': expect.stringMatching(/^velocity-worker@/) as unknown,
     });
     expect(Number(stored?.info.meta?.['build-duration-ms'])).toBeGreaterThanOrEqual(150);
     const status = await h.service.status(id, alice);
-    expect(status).toMatchObject({ status: 'done', url: `memory://builds/${done.key}`, sha256: stored?.info.sha256 });
+    expect(status).toMatchObject({ status: 'done', url: `memory://builds/builds/${done.key}`, sha256: stored?.info.sha256 });
   });
 
   it('retries transient Velox failures with exponential backoff', async () => {
@@ -139,7 +142,7 @@ describe('build service (in-process queue)', () => {
     const { createHash } = await import('node:crypto');
     const { Readable } = await import('node:stream');
     await h.driver.put(
-      { ref: { namespace: 'builds', hash: key }, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') },
+      { ref: h.service.ref(key), size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') },
       Readable.from([bytes]),
     );
     expect(await h.service.submit(uniqueRequest('nobuilder'), alice)).toMatchObject({ status: 'found', hash: key, size: bytes.length });
