@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ArtifactIntegrityError } from '../errors.js';
-import { safeRelative } from './safe-path.js';
-import type { TarEntry } from './tar-reader.js';
+import type { PlannedFile, RestorePlan } from './restore-plan.js';
 
 // The callback API, promisified: fs/promises wraps every file in a FileHandle and costs about
 // three times the CPU per small file, which a hit restoring hundreds of files feels.
@@ -14,10 +15,10 @@ const unlink = promisify(fs.unlink);
 const chmod = promisify(fs.chmod);
 const link = promisify(fs.link);
 const symlink = promisify(fs.symlink);
+const open = promisify(fs.open);
 
-const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 /** Files written at once per archive: enough to keep the thread pool busy, bounded in open fds. */
-const FILE_CONCURRENCY = 32;
+export const FILE_CONCURRENCY = 32;
 
 const fail = (message: string): never => {
   throw new ArtifactIntegrityError(message);
@@ -25,58 +26,56 @@ const fail = (message: string): never => {
 
 const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
 
-interface Planned {
-  rel: string;
-  entry: TarEntry;
+const lstatOrNull = (abs: string): Promise<fs.Stats | null> =>
+  lstat(abs).catch((err: unknown) => (errCode(err) === 'ENOENT' ? null : Promise.reject(err as Error)));
+
+const parentOf = (rel: string): string => {
+  const slash = rel.lastIndexOf('/');
+  return slash === -1 ? '' : rel.slice(0, slash);
+};
+
+/** What checkDisk() found: folders to create, and files that are outputs and become folders. */
+export interface DiskState {
+  /** Folders that do not exist yet (or replace a file): only this restore can put things in them. */
+  fresh: Set<string>;
+  /** Output paths that are files on disk and folders in the archive. */
+  replace: Set<string>;
 }
 
 /**
- * Checks every entry before anything is written: safe relative paths only (no absolute paths,
- * `..`, backslashes), supported types, no entry below a file or a link of the same archive, hard
- * links only to files of the same archive. Later entries for the same path win, as in tar.
+ * The other half of the validation, also before the first write: nothing already on disk may be
+ * written through (a symlink where a folder is needed), and nothing that is not an output may be
+ * replaced (a file where a folder is needed: `outputs/package.json/x` would have deleted
+ * package.json). Existing folders are never replaced by a file.
  */
-function plan(prefix: string, entries: readonly Planned[]): { dirs: string[][]; explicitDirs: Map<string, number>; files: Planned[]; links: Planned[]; symlinks: Planned[] } {
-  const byPath = new Map<string, Planned>();
-  for (const p of entries) {
-    const before = byPath.get(p.rel);
-    if (before && (before.entry.type === 'Directory') !== (p.entry.type === 'Directory')) fail(`archive has both a folder and a file at ${p.rel}`);
-    byPath.set(p.rel, p);
+export async function checkDisk(cwd: string, plan: RestorePlan): Promise<DiskState> {
+  const fresh = new Set<string>();
+  const replace = new Set<string>();
+  for (const level of plan.dirLevels) {
+    await Promise.all(
+      level.map(async (rel) => {
+        const parent = parentOf(rel);
+        if (parent !== '' && fresh.has(parent)) return void fresh.add(rel);
+        const info = await lstatOrNull(join(cwd, rel));
+        if (!info) fresh.add(rel);
+        else if (info.isSymbolicLink()) fail(`archive writes through the symlink ${rel}`);
+        else if (info.isDirectory()) return;
+        else if (plan.outputDirs.has(rel)) {
+          replace.add(rel);
+          fresh.add(rel);
+        } else fail(`archive would replace the file ${rel}, which is not an output, with a folder`);
+      }),
+    );
   }
-  const explicitDirs = new Map<string, number>();
-  const allDirs = new Set<string>();
-  const files: Planned[] = [];
-  const links: Planned[] = [];
-  const symlinks: Planned[] = [];
-  for (const p of byPath.values()) {
-    const parts = p.rel.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const dir = parts.slice(0, i).join('/');
-      const other = byPath.get(dir);
-      if (other && other.entry.type !== 'Directory') fail(`archive writes through the ${other.entry.type === 'SymbolicLink' ? 'symlink' : 'file'} ${dir}`);
-      allDirs.add(dir);
-    }
-    const type = p.entry.type;
-    if (type === 'Directory') {
-      allDirs.add(p.rel);
-      explicitDirs.set(p.rel, p.entry.mode & 0o7777);
-    } else if (FILE_TYPES.has(type)) files.push(p);
-    else if (type === 'SymbolicLink') symlinks.push(p);
-    else if (type === 'Link') links.push(p);
-    else fail(`archive entry ${p.entry.path} has an unsupported type (${type})`);
-  }
-  const fileSet = new Set(files.map((f) => f.rel));
-  for (const { entry } of links) {
-    const target = entry.linkpath.startsWith(`${prefix}/`) ? safeRelative(entry.linkpath.slice(prefix.length + 1)) : null;
-    // Our archives only link to a file they hold; anything else could reach outside the package.
-    if (target === null || !fileSet.has(target)) fail(`archive hard link has an unsafe target: ${entry.linkpath}`);
-  }
-  // Parents first: one level at a time, each level in parallel.
-  const dirs: string[][] = [];
-  for (const dir of allDirs) {
-    const depth = dir.split('/').length - 1;
-    (dirs[depth] ??= []).push(dir);
-  }
-  return { dirs: dirs.filter((level) => level !== undefined), explicitDirs, files, links, symlinks };
+  const leaves = [...plan.files.map((f) => f.rel), ...plan.hardLinks.map(([rel]) => rel), ...plan.symlinks.map(([rel]) => rel)];
+  await Promise.all(
+    leaves.map(async (rel) => {
+      if (fresh.has(parentOf(rel))) return;
+      const info = await lstatOrNull(join(cwd, rel));
+      if (info?.isDirectory()) fail(`archive replaces the folder ${rel} with a file`);
+    }),
+  );
+  return { fresh, replace };
 }
 
 /**
@@ -84,36 +83,19 @@ function plan(prefix: string, entries: readonly Planned[]): { dirs: string[][]; 
  * way once when something is: a file or a link is replaced, a folder never is. O_EXCL-style
  * creation never follows a symlink found on disk, so nothing is written through one.
  */
-async function createFresh(abs: string, create: () => Promise<unknown>): Promise<void> {
+async function createFresh<T>(abs: string, create: () => Promise<T>): Promise<T> {
   try {
-    await create();
-    return;
+    return await create();
   } catch (err) {
     if (errCode(err) !== 'EEXIST') throw err;
   }
   const info = await lstat(abs);
   if (info.isDirectory()) fail(`archive replaces the folder ${abs} with a file`);
   await unlink(abs);
-  await create();
+  return create();
 }
 
-/** Returns true when the folder was created (so its mode is already 0o777 minus the umask). */
-async function ensureDir(abs: string, rel: string): Promise<boolean> {
-  try {
-    await mkdir(abs);
-    return true;
-  } catch (err) {
-    if (errCode(err) !== 'EEXIST') throw err;
-  }
-  const info = await lstat(abs);
-  if (info.isSymbolicLink()) fail(`archive writes through the symlink ${rel}`);
-  if (info.isDirectory()) return false;
-  await unlink(abs);
-  await mkdir(abs);
-  return true;
-}
-
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) await fn(items[next++] as T);
@@ -121,47 +103,67 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** Writes one planned file from its bytes (in-memory restore) or its entry stream (streamed one). */
+export type WriteFile = (file: PlannedFile, body: Buffer | Readable) => Promise<void>;
+
 /**
- * Writes the `<prefix>/` entries of an in-memory archive into `cwd`: folders (parents first),
- * then files in parallel, hard links, symlinks last (so no write of this archive can go through
- * one), folder modes last of all (deepest first, so read-only folders can still be filled).
- * Entries are validated before the first write. The same guarantees as the streaming extractor,
- * in far fewer event-loop turns: no per-entry stream, no synchronous file-system call.
+ * Executes a validated plan into `cwd`: the disk is checked first, then folders are made
+ * (parents first), files written by `writeFiles` (the one step the two restore paths do their
+ * own way), hard links, symlinks last (so no write of this archive can go through one), folder
+ * modes last of all (deepest first, so read-only folders can still be filled).
  */
-export async function restoreOutputs(cwd: string, prefix: string, entries: readonly TarEntry[], umask: number): Promise<void> {
-  const planned: Planned[] = entries.map((entry) => {
-    const rel = safeRelative(entry.path.slice(prefix.length + 1));
-    return rel === null || !entry.path.startsWith(`${prefix}/`) ? fail(`archive entry has an unsafe path: ${entry.path}`) : { rel, entry };
-  });
-  const { dirs, explicitDirs, files, links, symlinks } = plan(prefix, planned);
+export async function restorePlan(
+  cwd: string,
+  plan: RestorePlan,
+  opts: { umask: number; writeFiles: (write: WriteFile) => Promise<void> },
+): Promise<void> {
+  const disk = await checkDisk(cwd, plan);
   const modes: Array<[string, number]> = [];
-  for (const level of dirs) {
+  for (const level of plan.dirLevels) {
     await Promise.all(
       level.map(async (rel) => {
         const abs = join(cwd, rel);
-        const created = await ensureDir(abs, rel);
-        const mode = explicitDirs.get(rel);
-        if (mode !== undefined && (!created || mode !== (0o777 & ~umask))) modes.push([abs, mode]);
+        if (disk.replace.has(rel)) await unlink(abs);
+        const created = disk.fresh.has(rel) && (await makeDir(abs, rel));
+        const mode = plan.dirModes.get(rel);
+        // A folder that is no output but holds some (e.g. `coverage` for coverage/lcov.info)
+        // keeps its mode when it exists: the archive only decides for folders it created.
+        if (mode === undefined || (!created && !plan.outputDirs.has(rel))) return;
+        if (!created || mode !== (0o777 & ~opts.umask)) modes.push([abs, mode]);
       }),
     );
   }
-  await eachLimited(files, FILE_CONCURRENCY, async ({ rel, entry }) => {
-    const abs = join(cwd, rel);
-    const mode = entry.mode & 0o7777;
-    await createFresh(abs, () => writeFile(abs, entry.data, { mode, flag: 'wx' }));
+  await opts.writeFiles(async (file, body) => {
+    const abs = join(cwd, file.rel);
+    if (Buffer.isBuffer(body)) await createFresh(abs, () => writeFile(abs, body, { mode: file.mode, flag: 'wx' }));
+    else {
+      const fd = await createFresh(abs, () => open(abs, 'wx', file.mode));
+      await pipeline(body, fs.createWriteStream(abs, { fd }));
+    }
     // New files get `mode` minus the umask: fix that only when it matters.
-    if ((mode & umask) !== 0) await chmod(abs, mode);
+    if ((file.mode & opts.umask) !== 0) await chmod(abs, file.mode);
   });
-  await eachLimited(links, FILE_CONCURRENCY, async ({ rel, entry }) => {
+  await eachLimited(plan.hardLinks, FILE_CONCURRENCY, async ([rel, target]) => {
     const abs = join(cwd, rel);
-    // Validated by plan(): a file of this archive.
-    const target = join(cwd, safeRelative(entry.linkpath.slice(prefix.length + 1)) as string);
-    await createFresh(abs, () => link(target, abs));
+    await createFresh(abs, () => link(join(cwd, target), abs));
   });
-  await eachLimited(symlinks, FILE_CONCURRENCY, async ({ rel, entry }) => {
+  await eachLimited(plan.symlinks, FILE_CONCURRENCY, async ([rel, target]) => {
     const abs = join(cwd, rel);
-    await createFresh(abs, () => symlink(entry.linkpath, abs));
+    await createFresh(abs, () => symlink(target, abs));
   });
   modes.sort((a, b) => b[0].length - a[0].length);
   for (const [abs, mode] of modes) await chmod(abs, mode);
+}
+
+/** Creates a folder checkDisk() found missing; true when it did (its mode is 0o777 minus the umask). */
+async function makeDir(abs: string, rel: string): Promise<boolean> {
+  try {
+    await mkdir(abs);
+    return true;
+  } catch (err) {
+    if (errCode(err) !== 'EEXIST') throw err;
+  }
+  // Something appeared since checkDisk(): accept a real folder only.
+  const info = await lstat(abs);
+  return info.isDirectory() && !info.isSymbolicLink() ? false : fail(`archive writes through the symlink or file ${rel}`);
 }

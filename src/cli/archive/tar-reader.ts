@@ -7,6 +7,7 @@ export interface TarEntry {
   type: string;
   mode: number;
   linkpath: string;
+  size: number;
   data: Buffer;
 }
 
@@ -38,6 +39,7 @@ export function readTarEntries(buf: Buffer): TarEntry[] {
         type: entry.type,
         mode: entry.mode ?? 0,
         linkpath: entry.linkpath ?? '',
+        size: entry.size ?? 0,
         data: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
       });
     });

@@ -1,18 +1,17 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { createGunzip, createGzip, gunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
+import { createGzip, gunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { ArtifactIntegrityError } from '../errors.js';
 import { DigestStream, type Digests } from './digest.js';
-import { restoreOutputs } from './restore-outputs.js';
+import { eachLimited, FILE_CONCURRENCY, restorePlan } from './restore-outputs.js';
+import { META_PATH, OUTPUTS_PREFIX, planRestore, type EntryHeader } from './restore-plan.js';
 import { readTarEntries, type TarEntry } from './tar-reader.js';
 
 /** Archive layout version, recorded in the archive; the key format covers it too. */
 export const ARCHIVE_FORMAT = 'velocity-task-archive/1';
-const META_PATH = 'velocity.json';
-const OUTPUTS_PREFIX = 'outputs';
 
 /** One captured chunk of a task's output: 1 = stdout, 2 = stderr. */
 export type LogChunk = [1 | 2, string];
@@ -65,36 +64,44 @@ export async function packTaskArchive(opts: {
 
 
 /**
- * Restores the outputs into `pkgDir` (files, folders, symlinks, modes) and returns the metadata.
- * One pass: the file is decompressed and parsed once; velocity.json is read, every entry under
- * `outputs/` is written, anything else rejects the archive.
+ * The streamed restore, for big archives, in constant memory and two passes over the file: the
+ * first reads the headers (and velocity.json) and builds the plan, so the whole archive is
+ * validated before the first byte is written; the second writes the bodies the plan names.
  */
-async function unpackStreaming(source: string | Buffer, pkgDir: string): Promise<TaskMeta> {
-  // Big archives only: the stream parser (all of `tar`) loads when one comes.
-  const { OutputExtractor } = await import('./extract.js');
+async function unpackStreaming(source: string | Buffer, pkgDir: string, outputs: readonly string[]): Promise<TaskMeta> {
+  // Big archives only: the stream walker loads when one comes.
+  const { headerOf, walkTar } = await import('./tar-stream.js');
+  const headers: EntryHeader[] = [];
   const metaChunks: Buffer[] = [];
-  let sawMeta = false;
-  const refused: string[] = [];
-  const extractor = new OutputExtractor(pkgDir, OUTPUTS_PREFIX, (entry) => {
-    if (entry.path === META_PATH && !sawMeta) {
-      sawMeta = true;
+  let metaSeen = false;
+  await walkTar(source, (entry, index) => {
+    headers[index] = headerOf(entry);
+    if (!metaSeen && entry.path === META_PATH && entry.type === 'File') {
+      metaSeen = true;
       entry.on('data', (c: Buffer) => metaChunks.push(c));
-    } else {
-      refused.push(entry.path);
-      entry.resume();
+      return new Promise<void>((resolve) => entry.on('end', resolve));
     }
+    entry.resume();
   });
-  try {
-    const input = typeof source === 'string' ? createReadStream(source) : Readable.from([source]);
-    await pipeline(input, createGunzip(), extractor.parser as unknown as NodeJS.WritableStream);
-    await extractor.finish();
-  } catch (err) {
-    if (err instanceof ArtifactIntegrityError) throw err;
-    throw new ArtifactIntegrityError(`cannot extract ${describe(source)}: ${(err as Error).message}`, err);
-  }
-  if (refused.length > 0) throw new ArtifactIntegrityError(`archive has entries outside the package: ${refused.slice(0, 3).join(', ')}`);
-  if (!sawMeta) throw new ArtifactIntegrityError('archive has no velocity.json');
-  return parseMeta(Buffer.concat(metaChunks));
+  const plan = planRestore(headers, outputs);
+  const meta = parseMeta(Buffer.concat(metaChunks));
+  const bodies = new Map(plan.files.map((f) => [f.index, f]));
+  await restorePlan(pkgDir, plan, {
+    umask: UMASK,
+    writeFiles: (write) =>
+      walkTar(source, (entry, index) => {
+        const want = headers[index];
+        const got = headerOf(entry);
+        // The second pass must meet the archive the first one validated, entry for entry.
+        if (!want || want.path !== got.path || want.type !== got.type || want.size !== got.size || want.linkpath !== got.linkpath) {
+          throw new ArtifactIntegrityError('archive changed while it was restored');
+        }
+        const file = bodies.get(index);
+        if (file) return write(file, entry as unknown as Readable);
+        entry.resume();
+      }),
+  });
+  return meta;
 }
 
 function parseMeta(bytes: Buffer): TaskMeta {
@@ -130,36 +137,31 @@ async function inflate(gz: Buffer, source: string | Buffer): Promise<Buffer | nu
 
 /**
  * Restores the outputs into `pkgDir` (files, folders, symlinks, modes) and returns the metadata.
- * `source` is the archive's path or its bytes (a verified download). Most hits are small: they
- * are inflated and parsed in memory, validated whole, then written with parallel async calls
- * (restoreOutputs); big archives are streamed through the tar parser in constant memory.
- * Either way velocity.json is read, every entry under `outputs/` is written, anything else
- * rejects the archive.
+ * `source` is the archive's path or its bytes (a verified download); `outputs` the task's output
+ * globs, which every entry must match. Most hits are small: they are inflated and parsed in
+ * memory; big ones are streamed in constant memory. Both paths build the same validated plan
+ * (planRestore: velocity.json plus declared outputs, nothing else) before the first write, and
+ * execute it the same way (restorePlan); a refused archive is an ArtifactIntegrityError.
  */
 export async function unpackTaskArchive(
   source: string | Buffer,
   pkgDir: string,
+  outputs: readonly string[],
   opts: { bufferedMax?: number } = {},
 ): Promise<TaskMeta> {
   const max = opts.bufferedMax ?? BUFFERED_ARCHIVE_MAX;
   const size = typeof source === 'string' ? (await stat(source)).size : source.length;
-  if (size > max) return unpackStreaming(source, pkgDir);
+  if (size > max) return unpackStreaming(source, pkgDir, outputs);
   const tar = await inflate(typeof source === 'string' ? await readFile(source) : source, source);
-  if (tar === null) return unpackStreaming(source, pkgDir);
-  let meta: TarEntry | undefined;
-  const outputs: TarEntry[] = [];
-  const refused: string[] = [];
-  for (const entry of readTarEntries(tar)) {
-    if (entry.path.startsWith(`${OUTPUTS_PREFIX}/`)) outputs.push(entry);
-    else if (entry.path === META_PATH && entry.type === 'File' && !meta) meta = entry;
-    else refused.push(entry.path);
-  }
-  // Refused before anything is written: a hostile archive leaves no trace.
-  if (refused.length > 0) throw new ArtifactIntegrityError(`archive has entries outside the package: ${refused.slice(0, 3).join(', ')}`);
-  if (!meta) throw new ArtifactIntegrityError('archive has no velocity.json');
-  const parsed = parseMeta(meta.data);
-  await restoreOutputs(pkgDir, OUTPUTS_PREFIX, outputs, UMASK);
-  return parsed;
+  if (tar === null) return unpackStreaming(source, pkgDir, outputs);
+  const entries = readTarEntries(tar);
+  const plan = planRestore(entries, outputs);
+  const meta = parseMeta((entries[plan.metaIndex] as TarEntry).data);
+  await restorePlan(pkgDir, plan, {
+    umask: UMASK,
+    writeFiles: (write) => eachLimited(plan.files, FILE_CONCURRENCY, (f) => write(f, (entries[f.index] as TarEntry).data)),
+  });
+  return meta;
 }
 
 /** Read once: process.umask() is a syscall, and nothing here changes it. */

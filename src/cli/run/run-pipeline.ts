@@ -113,7 +113,7 @@ export async function runPipeline(
   async function restoreFrom(node: TaskNode, key: string, source: Restored['source'], archive: string | Buffer): Promise<Restored | null> {
     const started = deps.now();
     try {
-      const meta = await unpackTaskArchive(archive, node.pkg.dir);
+      const meta = await unpackTaskArchive(archive, node.pkg.dir, node.config.outputs);
       return { meta, source, ms: deps.now() - started };
     } catch (err) {
       if (!(err instanceof ArtifactIntegrityError)) throw err;
