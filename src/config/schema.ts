@@ -22,6 +22,8 @@ export const configSchema = z.strictObject({
           root: z.string().min(1).default('.velocity-data'),
           /** Secret for the local driver's signed URLs; generated per process when unset. */
           signingSecret: z.string().min(32).optional(),
+          /** Below this many free bytes on the local root, /readyz reports the store not ready. */
+          minFreeBytes: int(0, Number.MAX_SAFE_INTEGER).default(16 * 1024 * 1024),
         })
         .prefault({}),
       s3: z
@@ -120,6 +122,7 @@ export const ENV_PATHS: Readonly<Record<string, string>> = {
   VC_STORAGE_DRIVER: 'storage.driver',
   VC_LOCAL_ROOT: 'storage.local.root',
   VC_LOCAL_SIGNING_SECRET: 'storage.local.signingSecret',
+  VC_LOCAL_MIN_FREE_BYTES: 'storage.local.minFreeBytes',
   VC_S3_ENDPOINT: 'storage.s3.endpoint',
   VC_S3_PUBLIC_ENDPOINT: 'storage.s3.publicEndpoint',
   VC_S3_REGION: 'storage.s3.region',

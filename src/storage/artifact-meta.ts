@@ -3,7 +3,7 @@ import { BadRequestError } from '../errors.js';
 const META_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const META_VALUE = /^[\x20-\x7e]{0,1024}$/;
 /** Names the drivers use themselves; callers cannot set them. */
-const RESERVED = new Set(['sha256', 'size', 'location', 'created-at']);
+const RESERVED = new Set(['sha256', 'size', 'location', 'created-at', 'upload-id']);
 
 /** Checks caller-supplied artifact metadata: it travels as HTTP headers, so it must be header-safe. */
 export function checkArtifactMeta(meta: Readonly<Record<string, string>> | undefined): Record<string, string> {

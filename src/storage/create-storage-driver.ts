@@ -18,6 +18,7 @@ export function createStorageDriver(config: StorageConfig, env: StorageDriverEnv
         root: config.local.root,
         baseUrl: env.baseUrl,
         signingSecret: config.local.signingSecret,
+        minFreeBytes: config.local.minFreeBytes,
         ...(env.now ? { now: env.now } : {}),
       });
     case 's3':

@@ -26,8 +26,6 @@ export interface ArtifactInfo {
    * `^[a-z0-9][a-z0-9-]{0,63}$` (they travel as `x-amz-meta-*` headers); values are printable ASCII.
    */
   readonly meta?: Readonly<Record<string, string>>;
-  /** Driver-internal: where the bytes live when not at the artifact's own key (multipart uploads). */
-  readonly location?: string;
 }
 
 /** What a writer declares before the bytes move; the store enforces length and digest. */
@@ -100,6 +98,7 @@ export type PutResult = 'created' | 'exists';
 /**
  * One interface for every store. Drivers throw only the neutral errors of storage/errors.ts:
  * `StorageUnavailableError` for anything that is not a clear answer (never "not found"),
+ * `StorageFullError` when the store has no room,
  * `ArtifactExistsError` for a refused second writer, `IntegrityError` for a body that does not
  * match what was declared.
  */
@@ -108,8 +107,13 @@ export interface StorageDriver {
   readonly capabilities: StorageCapabilities;
   /** `null` when the artifact does not exist. */
   head(ref: ArtifactRef, signal?: AbortSignal): Promise<ArtifactInfo | null>;
-  /** Pass the `info` from `head()` so artifacts stored in parts resolve to their bytes. */
-  presignDownload(ref: ArtifactRef, ttlSeconds: number, info?: ArtifactInfo): Promise<PresignedRequest>;
+  /**
+   * A URL to the artifact's bytes. The driver decides where they are, from the ref alone (and, for
+   * artifacts stored in parts, what it checked at `head()`): no caller can name a location. Pass
+   * the `info` that `head()` returned for this very ref to spare a second store lookup; any other
+   * value is ignored. Throws `ArtifactNotFoundError` when the driver has to look and finds nothing.
+   */
+  presignDownload(ref: ArtifactRef, ttlSeconds: number, info?: ArtifactInfo, signal?: AbortSignal): Promise<PresignedRequest>;
   presignUpload(intent: UploadIntent, ttlSeconds: number): Promise<PresignedRequest>;
   createMultipartUpload(
     intent: UploadIntent,

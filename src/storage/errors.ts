@@ -32,3 +32,26 @@ export class UploadNotFoundError extends VelocityError {
     super(`upload ${uploadId} not found (completed, aborted or expired)`, { status: 404, code: 'upload_not_found' });
   }
 }
+
+/**
+ * The store has no room (local disk ENOSPC/EDQUOT). Like an outage it is never a miss and nothing
+ * partial is kept; 507 tells the client it is the store's capacity, and Retry-After when to try.
+ */
+export class StorageFullError extends VelocityError {
+  constructor(what: string, cause?: unknown) {
+    super(`storage full: ${what}`, {
+      status: 507,
+      code: 'storage_full',
+      expose: true,
+      headers: { 'Retry-After': '60' },
+      cause,
+    });
+  }
+}
+
+/** A self-served URL (local driver) that is not exactly one the driver signed, or has expired. */
+export class SignedUrlRejectedError extends VelocityError {
+  constructor(reason: string) {
+    super(`signed URL rejected: ${reason}`, { status: 403, code: 'signature_rejected' });
+  }
+}

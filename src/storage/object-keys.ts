@@ -27,16 +27,43 @@ export function artifactRef(namespace: string | undefined, hash: string, space: 
 }
 
 /**
- * The one place object keys are built. Layout: `<space>/<namespace>/<hash>`, where space is
- * `artifacts` (negotiated by clients) or `builds` (written by the build worker only). The patterns
- * above admit no `/`, `.` or `..`, so a key can never escape its space or namespace (checked again
- * here because this is the last line of defence for the local driver's paths).
+ * The one place object keys are built. Layout, per key space (`artifacts`, negotiated by clients;
+ * `builds`, written by the build worker only):
+ *   <space>/<namespace>/<hash>                    the artifact (or a zero-length pointer to a blob)
+ *   uploads/<space>/<namespace>/<hash>/<uploadId>  a multipart upload in progress (S3: `.json`
+ *                                                  manifest; local driver: a folder of parts)
+ *   blobs/<space>/<namespace>/<hash>/<uploadId>    the assembled bytes of a multipart upload
+ * The patterns above admit no `/`, `.` or `..`, so a key can never escape its space, namespace or
+ * upload (checked again here because this is the last line of defence for the local driver's
+ * paths). A blob key is derived from the ref and the upload id, never read from the store: that is
+ * what keeps a pointer from naming another namespace's bytes.
  */
 export function artifactKey(ref: ArtifactRef): string {
+  return refPath(ref);
+}
+
+export function uploadKey(ref: ArtifactRef, uploadId: string): string {
+  return `uploads/${refPath(ref)}/${checkedUploadId(uploadId)}`;
+}
+
+export function manifestKey(ref: ArtifactRef, uploadId: string): string {
+  return `${uploadKey(ref, uploadId)}.json`;
+}
+
+export function blobKey(ref: ArtifactRef, uploadId: string): string {
+  return `blobs/${refPath(ref)}/${checkedUploadId(uploadId)}`;
+}
+
+function refPath(ref: ArtifactRef): string {
   if (!isKeySpace(spaceOf(ref)) || !NAMESPACE_PATTERN.test(ref.namespace) || !HASH_PATTERN.test(ref.hash)) {
     throw new BadRequestError('invalid artifact reference');
   }
   return `${spaceOf(ref)}/${ref.namespace}/${ref.hash}`;
+}
+
+function checkedUploadId(uploadId: string): string {
+  if (!UPLOAD_ID_PATTERN.test(uploadId)) throw new BadRequestError('invalid upload id');
+  return uploadId;
 }
 
 export function describeRef(ref: ArtifactRef): string {

@@ -167,8 +167,10 @@ describe.each<DriverKind>(['local', 's3'])('negotiation contract (%s driver)', (
     // The gateway's shortest TTL is a minute; ask the driver for a one-second URL and outlive it.
     const ref = { namespace: 'default', hash };
     const up = await gw.gateway.driver.presignUpload({ ref, size: a.size, sha256: a.sha256, md5: a.md5 }, 1);
-    await store(uniqueHash(), a);
-    const down = await gw.gateway.driver.presignDownload({ namespace: 'default', hash: uniqueHash() }, 1);
+    // A download URL of a stored artifact (the S3 driver resolves where an artifact's bytes are).
+    const stored = uniqueHash();
+    await store(stored, a);
+    const down = await gw.gateway.driver.presignDownload({ namespace: 'default', hash: stored }, 1);
     await new Promise((r) => setTimeout(r, 2100));
     expect((await putBytes(up.url, a.body, { ...up.headers })).status).toBe(403);
     expect((await getBytes(down.url)).status).toBe(403);

@@ -1,34 +1,23 @@
-import type { RouterContext, RouterMiddleware } from '@koa/router';
+import type { RouterMiddleware } from '@koa/router';
 import type { Metrics } from '../../metrics/create-metrics.js';
-import { VelocityError } from '../../errors.js';
 import type { LocalDriver } from '../../storage/local/local-driver.js';
-import { artifactKey, artifactRef, describeRef } from '../../storage/object-keys.js';
+import { artifactRef, describeRef } from '../../storage/object-keys.js';
 import { ArtifactNotFoundError } from '../../storage/errors.js';
 import { parseRange } from '../range.js';
 import type { GatewayState } from '../state.js';
 
-class SignatureError extends VelocityError {
-  constructor(reason: string) {
-    super(`signed URL rejected: ${reason}`, { status: 403, code: 'signature_rejected' });
-  }
-}
-
-function verified(ctx: RouterContext<GatewayState>, driver: LocalDriver, method: 'GET' | 'PUT', path: string): Record<string, string> {
-  const check = driver.signer.verify(method, path, new URLSearchParams(ctx.querystring));
-  if (!check.ok) throw new SignatureError(check.reason);
-  return check.params;
-}
-
 /**
- * The local driver's object endpoints, reached through signed URLs it hands out. Downloads stream
- * from disk in constant memory with single-range support; uploads stream to disk while the length
- * and digest are checked, and are published only when they match.
+ * The local driver's object endpoints, reached through signed URLs it hands out. Each route hands
+ * the query to the driver, which accepts exactly the parameters it signed for that kind of URL
+ * and returns typed values (local-signed-urls.ts); nothing is read from the query here. Downloads
+ * stream from disk in constant memory with single-range support; uploads stream to disk while the
+ * length and digest are checked, and are published only when they match.
  */
 export function localDownloadRoute(driver: LocalDriver, metrics: Metrics): RouterMiddleware<GatewayState> {
   return async (ctx) => {
     const ref = artifactRef(ctx.params.namespace, ctx.params.hash ?? '', ctx.params.space);
     // HEAD uses a GET URL, as with S3.
-    verified(ctx, driver, 'GET', artifactKey(ref));
+    driver.urls.checkDownload(ref, new URLSearchParams(ctx.querystring));
     const info = await driver.head(ref);
     if (!info) throw new ArtifactNotFoundError(describeRef(ref));
     const range = parseRange(ctx.get('range') || undefined, info.size);
@@ -62,33 +51,25 @@ export function localDownloadRoute(driver: LocalDriver, metrics: Metrics): Route
 export function localUploadRoute(driver: LocalDriver, metrics: Metrics): RouterMiddleware<GatewayState> {
   return async (ctx) => {
     const ref = artifactRef(ctx.params.namespace, ctx.params.hash ?? '', ctx.params.space);
-    const params = verified(ctx, driver, 'PUT', artifactKey(ref));
-    const meta: Record<string, string> = {};
-    for (const [k, v] of Object.entries(params)) if (k.startsWith('meta-')) meta[k.slice(5)] = v;
-    const result = await driver.put(
-      { ref, size: Number(params.size), sha256: params.sha256 as string, md5: params.md5, meta },
-      ctx.req,
-      ctx.state.signal,
-    );
+    const intent = driver.urls.checkUpload(ref, new URLSearchParams(ctx.querystring));
+    const result = await driver.put(intent, ctx.req, ctx.state.signal);
     if (result === 'exists') {
       ctx.status = 412;
       ctx.body = { code: 'artifact_exists', message: 'the artifact already exists; it is never overwritten' };
       return;
     }
-    metrics.bytesStreamed.inc({ direction: 'in' }, Number(params.size));
+    metrics.bytesStreamed.inc({ direction: 'in' }, intent.size);
     ctx.status = 200;
-    ctx.set('ETag', `"${params.sha256}"`);
+    ctx.set('ETag', `"${intent.sha256}"`);
     ctx.body = '';
   };
 }
 
 export function localPartRoute(driver: LocalDriver, metrics: Metrics): RouterMiddleware<GatewayState> {
   return async (ctx) => {
-    const ref = artifactRef(ctx.params.namespace, ctx.params.hash ?? '');
-    const { uploadId = '', part = '' } = ctx.params;
-    if (!/^\d{1,5}$/.test(part)) throw new ArtifactNotFoundError('part');
-    verified(ctx, driver, 'PUT', `uploads/${ref.namespace}/${ref.hash}/${uploadId}/${part}`);
-    const etag = await driver.putPart(ref, uploadId, Number(part), ctx.req, ctx.state.signal);
+    const { namespace = '', hash = '', uploadId = '', part = '' } = ctx.params;
+    const signed = driver.urls.checkPart(namespace, hash, uploadId, part, new URLSearchParams(ctx.querystring));
+    const etag = await driver.putPart(signed.ref, signed.uploadId, signed.partNumber, ctx.req, ctx.state.signal);
     metrics.bytesStreamed.inc({ direction: 'in' }, Number(ctx.get('content-length')) || 0);
     ctx.status = 200;
     ctx.set('ETag', etag);

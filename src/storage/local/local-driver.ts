@@ -19,9 +19,11 @@ import type {
   UploadIntent,
 } from '../driver.js';
 import { ArtifactNotFoundError } from '../errors.js';
-import { artifactKey, describeRef } from '../object-keys.js';
+import { describeRef } from '../object-keys.js';
+import { DiskSpace } from './local-disk-space.js';
 import { LocalFiles, ioError, metaFile } from './local-files.js';
 import { LocalMultipart } from './local-multipart.js';
+import { LocalSignedUrls } from './local-signed-urls.js';
 import { LocalUrlSigner } from './local-url-signer.js';
 import { writeVerified } from './verifying-writer.js';
 
@@ -30,8 +32,12 @@ export interface LocalDriverOptions {
   /** Base URL clients reach the gateway at (signed URLs point back to it). */
   readonly baseUrl: () => string;
   readonly signingSecret?: string | undefined;
+  /** Below this many free bytes the driver reports not ready (default 16 MiB). */
+  readonly minFreeBytes?: number | undefined;
   readonly now?: () => number;
 }
+
+export const DEFAULT_MIN_FREE_BYTES = 16 * 1024 * 1024;
 
 /**
  * The embedded default: artifacts on local disk, served by the gateway itself through signed,
@@ -41,7 +47,8 @@ export interface LocalDriverOptions {
 export class LocalDriver implements StorageDriver {
   readonly name = 'local' as const;
   readonly capabilities: StorageCapabilities = { presign: true, conditionalWrites: true, digest: 'sha256', multipart: true };
-  readonly signer: LocalUrlSigner;
+  /** Signs and checks the URLs the gateway's local routes serve. */
+  readonly urls: LocalSignedUrls;
   private readonly files: LocalFiles;
   private readonly multipart: LocalMultipart;
   private readonly now: () => number;
@@ -49,9 +56,10 @@ export class LocalDriver implements StorageDriver {
   constructor(opts: LocalDriverOptions) {
     this.now = opts.now ?? Date.now;
     const secret = opts.signingSecret ? Buffer.from(opts.signingSecret) : randomBytes(32);
-    this.signer = new LocalUrlSigner(secret, opts.baseUrl, this.now);
-    this.files = new LocalFiles(opts.root);
-    this.multipart = new LocalMultipart(this.files, this.signer, this.now);
+    this.urls = new LocalSignedUrls(new LocalUrlSigner(secret, opts.baseUrl, this.now));
+    const disk = new DiskSpace(opts.root, opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, this.now);
+    this.files = new LocalFiles(opts.root, disk);
+    this.multipart = new LocalMultipart(this.files, this.urls, this.now);
   }
 
   async init(): Promise<void> {
@@ -73,17 +81,14 @@ export class LocalDriver implements StorageDriver {
     return JSON.parse(text) as ArtifactInfo;
   }
 
+  /** The bytes are always at the artifact's own folder: nothing to resolve, no location to trust. */
   presignDownload(ref: ArtifactRef, ttlSeconds: number): Promise<PresignedRequest> {
-    const { url, expiresAt } = this.signer.sign({ method: 'GET', path: artifactKey(ref), params: {} }, ttlSeconds);
+    const { url, expiresAt } = this.urls.download(ref, ttlSeconds);
     return Promise.resolve({ url, method: 'GET', headers: {}, expiresAt });
   }
 
   presignUpload(intent: UploadIntent, ttlSeconds: number): Promise<PresignedRequest> {
-    checkArtifactMeta(intent.meta);
-    const params: Record<string, string> = { size: String(intent.size), sha256: intent.sha256 };
-    if (intent.md5) params.md5 = intent.md5;
-    for (const [k, v] of Object.entries(intent.meta ?? {})) params[`meta-${k}`] = v;
-    const { url, expiresAt } = this.signer.sign({ method: 'PUT', path: artifactKey(intent.ref), params }, ttlSeconds);
+    const { url, expiresAt } = this.urls.upload(intent, checkArtifactMeta(intent.meta), ttlSeconds);
     const headers = {
       'Content-Length': String(intent.size),
       'If-None-Match': '*',
@@ -104,8 +109,9 @@ export class LocalDriver implements StorageDriver {
       const info: ArtifactInfo = { size: intent.size, sha256: intent.sha256, createdAt: new Date(this.now()).toISOString(), meta };
       await writeFile(join(staging, 'meta.json'), metaFile(info));
     } catch (err) {
+      // Nothing partial is kept, whatever failed (a short body, a full disk, a client gone).
       await this.files.discard(staging);
-      throw err;
+      throw this.files.disk.toStorageError(`put ${describeRef(intent.ref)}`, err);
     }
     return (await this.files.publish(staging, intent.ref)) ? 'created' : 'exists';
   }
@@ -134,12 +140,14 @@ export class LocalDriver implements StorageDriver {
     return { info, body, ...(range ? { range } : {}) };
   }
 
+  /** Ready when the root is writable and the disk has room (see DiskSpace). */
   async ping(): Promise<void> {
     try {
       await access(join(this.files.root, 'tmp'), constants.W_OK);
     } catch (err) {
       throw ioError(`local root ${this.files.root}`, err);
     }
+    await this.files.disk.check();
   }
 
   close(): Promise<void> {

@@ -1,28 +1,32 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactInfo, ArtifactRef } from '../driver.js';
 import { StorageUnavailableError } from '../errors.js';
-import { artifactKey } from '../object-keys.js';
+import { artifactKey, uploadKey } from '../object-keys.js';
+import type { DiskSpace } from './local-disk-space.js';
 
 /**
- * On-disk layout of the local driver:
- *   <root>/artifacts/<namespace>/<hash>/{data,meta.json}   a published artifact (one directory)
- *   <root>/uploads/<namespace>/<hash>/<uploadId>/          a multipart upload in progress
+ * On-disk layout of the local driver (paths are object keys, built in object-keys.ts):
+ *   <root>/<space>/<namespace>/<hash>/{data,meta.json}     a published artifact (one directory)
+ *   <root>/uploads/<space>/<namespace>/<hash>/<uploadId>/  a multipart upload in progress
  *   <root>/tmp/                                            staging for writes
  * An artifact directory is published with one rename(2) of a complete staging directory. rename
  * onto an existing non-empty directory fails (ENOTEMPTY/EEXIST), so the first writer wins and
  * nothing is ever overwritten or seen half-written.
  */
 export class LocalFiles {
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    readonly disk: DiskSpace,
+  ) {}
 
   artifactDir(ref: ArtifactRef): string {
     return join(this.root, artifactKey(ref));
   }
 
   uploadDir(ref: ArtifactRef, uploadId: string): string {
-    return join(this.root, 'uploads', ref.namespace, ref.hash, uploadId);
+    return join(this.root, uploadKey(ref, uploadId));
   }
 
   async init(): Promise<void> {
@@ -30,24 +34,46 @@ export class LocalFiles {
     await mkdir(join(this.root, 'artifacts'), { recursive: true });
   }
 
+  /** A fresh name under tmp/, on the same file system as the artifacts (rename is atomic). */
+  tmpPath(): string {
+    return join(this.root, 'tmp', randomBytes(12).toString('hex'));
+  }
+
   async stagingDir(): Promise<string> {
-    const dir = join(this.root, 'tmp', randomBytes(12).toString('hex'));
-    await mkdir(dir, { recursive: true });
+    const dir = this.tmpPath();
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw this.disk.toStorageError('staging', err);
+    }
     return dir;
   }
 
-  /** Publishes a staging directory holding `data` and `meta.json`; false when another writer won. */
+  /**
+   * Publishes a staging directory holding `data` and `meta.json`; false when another writer won.
+   * The staging directory is gone afterwards, whatever happened.
+   */
   async publish(staging: string, ref: ArtifactRef): Promise<boolean> {
     const target = this.artifactDir(ref);
-    await mkdir(join(target, '..'), { recursive: true });
     try {
+      await mkdir(join(target, '..'), { recursive: true });
       await rename(staging, target);
       return true;
     } catch (err) {
+      await this.discard(staging);
       const code = (err as NodeJS.ErrnoException).code;
-      await rm(staging, { recursive: true, force: true });
       if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
-      throw new StorageUnavailableError(`publish ${artifactKey(ref)}: ${code ?? String(err)}`, err);
+      throw this.disk.toStorageError(`publish ${artifactKey(ref)}`, err);
+    }
+  }
+
+  async isPublished(ref: ArtifactRef): Promise<boolean> {
+    try {
+      await access(join(this.artifactDir(ref), 'meta.json'));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw this.disk.toStorageError(`head ${artifactKey(ref)}`, err);
     }
   }
 

@@ -23,7 +23,7 @@ import type {
   UploadIntent,
 } from '../driver.js';
 import { ArtifactNotFoundError, IntegrityError, StorageUnavailableError } from '../errors.js';
-import { artifactKey, describeRef } from '../object-keys.js';
+import { artifactKey, blobKey, describeRef } from '../object-keys.js';
 import { classifyS3Error, describeS3Error, toStorageError } from './classify-s3-error.js';
 import { S3Head } from './s3-head.js';
 import { S3Multipart } from './s3-multipart.js';
@@ -66,6 +66,11 @@ export class S3Driver implements StorageDriver {
   private readonly multipart: S3Multipart;
   /** False until the bucket is known to exist (only tracked with VC_S3_CREATE_BUCKET). */
   private bucketReady: boolean;
+  /**
+   * Where the bytes of each artifact `head()` answered live, keyed by the very object it returned:
+   * callers hand the info back to spare a second HEAD, but can neither forge nor alter an entry.
+   */
+  private readonly located = new WeakMap<ArtifactInfo, { readonly key: string; readonly location: string }>();
 
   private readonly now: () => number;
 
@@ -116,19 +121,54 @@ export class S3Driver implements StorageDriver {
   }
 
   async head(ref: ArtifactRef, signal?: AbortSignal): Promise<ArtifactInfo | null> {
+    const found = await this.lookup(ref, signal);
+    if (!found) return null;
+    this.located.set(found.info, { key: artifactKey(ref), location: found.location });
+    return found.info;
+  }
+
+  /**
+   * What is stored for `ref` and where its bytes are. The location is always derived here from the
+   * ref (the artifact key, or for a pointer the blob key of the upload it names, see
+   * s3-object-info.ts): nothing written by a client can make it name another key.
+   */
+  private async lookup(ref: ArtifactRef, signal?: AbortSignal): Promise<{ info: ArtifactInfo; location: string } | null> {
     // A store that was down at start-up may still lack the bucket; a 404 then would mean "no
     // bucket", not "no artifact", so create it before answering.
     if (!this.bucketReady) await this.init(signal);
-    return this.heads.head(artifactKey(ref), signal);
+    const key = artifactKey(ref);
+    const stored = await this.heads.head(key, signal);
+    if (!stored) return null;
+    if (stored.kind === 'artifact') return { info: stored.info, location: key };
+    // A multipart artifact: size, digest and metadata are the blob's, which only the gateway
+    // writes; the pointer only says which of this ref's uploads holds them, and when it was published.
+    const location = blobKey(ref, stored.uploadId);
+    const blob = await this.heads.head(location, signal);
+    if (blob?.kind !== 'artifact') throw new StorageUnavailableError(`${key}: points at an upload whose bytes are missing`);
+    return { info: { ...blob.info, createdAt: stored.createdAt }, location };
   }
 
-  async presignDownload(ref: ArtifactRef, ttlSeconds: number, info?: ArtifactInfo): Promise<PresignedRequest> {
-    const key = info?.location ?? artifactKey(ref);
-    const url = await this.signer.sign({ method: 'GET', key, ttlSeconds });
+  /** The location of `ref`'s bytes: from the info `head()` returned for this ref, else looked up. */
+  private async locate(ref: ArtifactRef, info: ArtifactInfo | undefined, signal?: AbortSignal): Promise<{ info: ArtifactInfo; location: string }> {
+    const known = info ? this.located.get(info) : undefined;
+    if (info && known?.key === artifactKey(ref)) return { info, location: known.location };
+    const found = await this.lookup(ref, signal);
+    if (!found) throw new ArtifactNotFoundError(describeRef(ref));
+    return found;
+  }
+
+  async presignDownload(ref: ArtifactRef, ttlSeconds: number, info?: ArtifactInfo, signal?: AbortSignal): Promise<PresignedRequest> {
+    const { location } = await this.locate(ref, info, signal);
+    const url = await this.signer.sign({ method: 'GET', key: location, ttlSeconds });
     return { url, method: 'GET', headers: {}, expiresAt: new Date(this.now() + ttlSeconds * 1000) };
   }
 
-  /** Headers signed into an upload URL: the store checks length and digest, and refuses a second writer. */
+  /**
+   * Headers signed into an upload URL: the store checks length and digest, and refuses a second
+   * writer. The metadata the gateway records is signed as headers, not query parameters: RGW
+   * joins an unsigned header with a signed query parameter of the same name, while a signed
+   * header admits no other value and no second copy (see s3-object-info.ts).
+   */
   private uploadHeaders(intent: UploadIntent): Record<string, string> {
     const headers: Record<string, string> = { 'Content-Length': String(intent.size) };
     if (this.config.conditionalWrites) headers['If-None-Match'] = '*';
@@ -143,9 +183,9 @@ export class S3Driver implements StorageDriver {
 
   async presignUpload(intent: UploadIntent, ttlSeconds: number): Promise<PresignedRequest> {
     const headers = this.uploadHeaders(intent);
-    const query: Record<string, string> = { 'x-amz-meta-sha256': intent.sha256 };
-    for (const [k, v] of Object.entries(checkArtifactMeta(intent.meta))) query[`x-amz-meta-${k}`] = v;
-    const url = await this.signer.sign({ method: 'PUT', key: artifactKey(intent.ref), ttlSeconds, headers, query });
+    for (const [k, v] of Object.entries(checkArtifactMeta(intent.meta))) headers[`x-amz-meta-${k}`] = v;
+    headers['x-amz-meta-sha256'] = intent.sha256;
+    const url = await this.signer.sign({ method: 'PUT', key: artifactKey(intent.ref), ttlSeconds, headers });
     return { url, method: 'PUT', headers, expiresAt: new Date(this.now() + ttlSeconds * 1000) };
   }
 
@@ -198,13 +238,12 @@ export class S3Driver implements StorageDriver {
   }
 
   async get(ref: ArtifactRef, range?: ByteRange, signal?: AbortSignal): Promise<ArtifactStream> {
-    const info = await this.head(ref, signal);
-    if (!info) throw new ArtifactNotFoundError(describeRef(ref));
+    const { info, location } = await this.locate(ref, undefined, signal);
     try {
       const res = await this.client.send(
         new GetObjectCommand({
           Bucket: this.bucket,
-          Key: info.location ?? artifactKey(ref),
+          Key: location,
           Range: range ? `bytes=${range.start}-${range.end}` : undefined,
         }),
         { abortSignal: signal },

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
-import type { ArtifactInfo } from '../driver.js';
 import { StorageUnavailableError } from '../errors.js';
+import { readStoredObject, type StoredObject } from './s3-object-info.js';
 import type { S3UrlSigner } from './s3-url-signer.js';
 
 interface Answer {
@@ -13,7 +13,8 @@ interface Answer {
  * HEAD of an artifact over a keep-alive pool with a presigned URL. The SDK's HeadObject costs
  * about a millisecond of CPU per call; this costs a signature and one small request, and it is on
  * every miss's path. Answers are sorted here explicitly: 200 found, 404 missing, anything else
- * (403, 5xx, timeouts, refused connections) is an outage, never a miss.
+ * (403, 5xx, timeouts, refused connections) is an outage, never a miss. What a 200 says is read
+ * by `readStoredObject`, which states how far each header is trusted.
  */
 export class S3Head {
   private readonly pool: Pool;
@@ -26,7 +27,7 @@ export class S3Head {
     this.pool = new Pool(origin, { connections: 64, keepAliveTimeout: 10_000, connect: { timeout: timeoutMs } });
   }
 
-  async head(key: string, signal?: AbortSignal): Promise<ArtifactInfo | null> {
+  async head(key: string, signal?: AbortSignal): Promise<StoredObject | null> {
     const path = await this.signer.signPath({ method: 'HEAD', key, ttlSeconds: 60 });
     let res: Answer;
     try {
@@ -41,7 +42,7 @@ export class S3Head {
       const hint = res.statusCode === 403 ? ' (check credentials, bucket policy and the clock)' : '';
       throw new StorageUnavailableError(`HEAD ${key}: HTTP ${res.statusCode}${hint}`);
     }
-    return infoFromHeaders(key, res.headers);
+    return readStoredObject(key, res.headers);
   }
 
   /**
@@ -90,35 +91,4 @@ export class S3Head {
   async close(): Promise<void> {
     await this.pool.close();
   }
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-export function infoFromHeaders(key: string, headers: Record<string, string | string[] | undefined>): ArtifactInfo {
-  const sha256 = header(headers, 'x-amz-meta-sha256');
-  const location = header(headers, 'x-amz-meta-location');
-  const sizeText = location ? header(headers, 'x-amz-meta-size') : header(headers, 'content-length');
-  const size = Number(sizeText);
-  if (!sha256 || !Number.isSafeInteger(size)) {
-    // An object under our prefix without our metadata was not written through Velocity.
-    throw new StorageUnavailableError(`${key}: object lacks velocity metadata`);
-  }
-  const meta: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (!name.startsWith('x-amz-meta-')) continue;
-    const short = name.slice('x-amz-meta-'.length);
-    if (['sha256', 'size', 'location'].includes(short) || value === undefined) continue;
-    meta[short] = Array.isArray(value) ? (value[0] ?? '') : value;
-  }
-  const lastModified = header(headers, 'last-modified');
-  return {
-    size,
-    sha256,
-    createdAt: lastModified ? new Date(lastModified).toISOString() : new Date(0).toISOString(),
-    meta,
-    ...(location ? { location } : {}),
-  };
 }

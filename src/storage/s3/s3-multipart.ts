@@ -5,6 +5,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListPartsCommand,
   PutObjectCommand,
   type Part,
@@ -12,29 +13,40 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ArtifactRef, CompletedPart, MultipartUpload, PartIntent, PutResult, UploadIntent } from '../driver.js';
 import { IntegrityError, UploadNotFoundError } from '../errors.js';
-import { UPLOAD_ID_PATTERN, artifactKey, describeRef } from '../object-keys.js';
+import { UPLOAD_ID_PATTERN, artifactKey, blobKey, describeRef, manifestKey } from '../object-keys.js';
 import { md5Base64ToHex, normalizeEtag } from '../artifact-meta.js';
 import { classifyS3Error, toStorageError } from './classify-s3-error.js';
+import { POINTER_UPLOAD_META } from './s3-object-info.js';
 import type { S3UrlSigner } from './s3-url-signer.js';
 
-
-/** What the gateway records at the start of a multipart upload, in the store itself (stateless). */
+/**
+ * What the gateway records at the start of a multipart upload, in the store itself (stateless),
+ * under a key no client URL can write. The blob key is not in it: it is derived from the ref and
+ * the upload id (object-keys.ts) every time.
+ */
 interface Manifest {
   s3UploadId: string;
-  blobKey: string;
   size: number;
   sha256: string;
-  meta: Record<string, string>;
   parts: PartIntent[];
 }
 
 /**
- * Large artifacts. Parts go to a private blob key; each part URL signs its length and MD5, so the
- * store refuses any other bytes. Completing checks every part against the manifest, assembles the
- * blob, and then publishes the artifact with a conditional PUT of a small pointer object at the
- * artifact key. Publishing is what makes the artifact visible, and it is refused (412) for a
- * second writer on every store that enforces `If-None-Match: *` on PutObject, including stores
- * (Ceph RGW 16) that ignore it on CompleteMultipartUpload.
+ * Large artifacts. Parts go to a private blob key per upload (`blobs/<space>/<ns>/<hash>/<id>`);
+ * each part URL signs its length and MD5, so the store refuses any other bytes. The blob is
+ * created with the artifact's digest and metadata as object metadata, written with the gateway's
+ * credentials (a part upload cannot change it). Completing checks every part against the manifest,
+ * assembles the blob, and then publishes the artifact with a conditional PUT of a zero-length
+ * pointer at the artifact key that names the upload id. Publishing is what makes the artifact
+ * visible, and it is refused (412) for a second writer on every store that enforces
+ * `If-None-Match: *` on PutObject, including stores (Ceph RGW 16) that ignore it on
+ * CompleteMultipartUpload.
+ *
+ * Concurrent completes, of one upload id or of several for one key, in any order: every step is
+ * safe to repeat. A complete that finds its upload already assembled (NoSuchUpload while the
+ * blob exists) goes on to publish it; a complete whose pointer PUT is refused deletes its blob
+ * only when the published pointer is known to name another upload, so the winner's bytes are
+ * never removed. Leftover blobs are unreachable, never wrong.
  */
 export class S3Multipart {
   constructor(
@@ -45,10 +57,6 @@ export class S3Multipart {
     private readonly now: () => number,
   ) {}
 
-  private manifestKey(ref: ArtifactRef, uploadId: string): string {
-    return `uploads/${ref.namespace}/${ref.hash}/${uploadId}.json`;
-  }
-
   async create(
     intent: UploadIntent,
     parts: readonly PartIntent[],
@@ -58,20 +66,20 @@ export class S3Multipart {
   ): Promise<MultipartUpload> {
     const what = describeRef(intent.ref);
     const uploadId = randomBytes(18).toString('base64url');
-    const blobKey = `blobs/${intent.ref.namespace}/${intent.ref.hash}/${uploadId}`;
+    const blob = blobKey(intent.ref, uploadId);
     let s3UploadId: string | undefined;
     try {
       const created = await this.client.send(
-        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: blobKey }),
+        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: blob, Metadata: { ...meta, sha256: intent.sha256 } }),
         { abortSignal: signal },
       );
       s3UploadId = created.UploadId;
       if (!s3UploadId) throw new Error('store returned no UploadId');
-      const manifest: Manifest = { s3UploadId, blobKey, size: intent.size, sha256: intent.sha256, meta, parts: [...parts] };
+      const manifest: Manifest = { s3UploadId, size: intent.size, sha256: intent.sha256, parts: [...parts] };
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
-          Key: this.manifestKey(intent.ref, uploadId),
+          Key: manifestKey(intent.ref, uploadId),
           Body: JSON.stringify(manifest),
           ContentType: 'application/json',
         }),
@@ -86,7 +94,7 @@ export class S3Multipart {
         const headers = { 'Content-Length': String(part.size), 'Content-MD5': part.md5 };
         const url = await this.signer.sign({
           method: 'PUT',
-          key: blobKey,
+          key: blob,
           ttlSeconds,
           headers,
           query: { partNumber: String(i + 1), uploadId: s3UploadId },
@@ -101,7 +109,7 @@ export class S3Multipart {
     if (!UPLOAD_ID_PATTERN.test(uploadId)) throw new UploadNotFoundError(uploadId);
     try {
       const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.manifestKey(ref, uploadId) }),
+        new GetObjectCommand({ Bucket: this.bucket, Key: manifestKey(ref, uploadId) }),
         { abortSignal: signal },
       );
       return JSON.parse(await (res.Body as { transformToString(): Promise<string> }).transformToString()) as Manifest;
@@ -111,12 +119,12 @@ export class S3Multipart {
     }
   }
 
-  private async listParts(m: Manifest, signal?: AbortSignal): Promise<Part[]> {
+  private async listParts(m: Manifest, blob: string, signal?: AbortSignal): Promise<Part[]> {
     const out: Part[] = [];
     let marker: string | undefined;
     for (;;) {
       const res = await this.client.send(
-        new ListPartsCommand({ Bucket: this.bucket, Key: m.blobKey, UploadId: m.s3UploadId, PartNumberMarker: marker }),
+        new ListPartsCommand({ Bucket: this.bucket, Key: blob, UploadId: m.s3UploadId, PartNumberMarker: marker }),
         { abortSignal: signal },
       );
       out.push(...(res.Parts ?? []));
@@ -125,22 +133,29 @@ export class S3Multipart {
     }
   }
 
-  /** Every declared part present, with its declared length and MD5, and the client agrees. */
-  private verifyParts(m: Manifest, stored: Part[], claimed: readonly CompletedPart[]): void {
+  /** The client names every declared part, in order, with the ETag its declared MD5 gives. */
+  private checkClaimed(m: Manifest, claimed: readonly CompletedPart[]): void {
     if (claimed.length !== m.parts.length) {
       throw new IntegrityError(`expected ${m.parts.length} parts, got ${claimed.length}`);
     }
+    m.parts.forEach((declared, i) => {
+      const c = claimed[i];
+      if (!c || c.partNumber !== i + 1 || normalizeEtag(c.etag) !== md5Base64ToHex(declared.md5)) {
+        throw new IntegrityError(`part ${i + 1}: the ETag sent does not match the declared part`);
+      }
+    });
+  }
+
+  /** Every declared part is stored with its declared length and MD5. */
+  private checkStored(m: Manifest, stored: Part[]): void {
     const byNumber = new Map(stored.map((p) => [p.PartNumber, p]));
     m.parts.forEach((declared, i) => {
       const n = i + 1;
       const s = byNumber.get(n);
-      const c = claimed[i];
       if (!s) throw new IntegrityError(`part ${n} was not uploaded`);
       if (s.Size !== declared.size) throw new IntegrityError(`part ${n} has ${s.Size} bytes, declared ${declared.size}`);
-      const etag = normalizeEtag(s.ETag ?? '');
-      if (etag !== md5Base64ToHex(declared.md5)) throw new IntegrityError(`part ${n} does not match its declared MD5`);
-      if (!c || c.partNumber !== n || normalizeEtag(c.etag) !== etag) {
-        throw new IntegrityError(`part ${n}: the ETag sent does not match the stored part`);
+      if (normalizeEtag(s.ETag ?? '') !== md5Base64ToHex(declared.md5)) {
+        throw new IntegrityError(`part ${n} does not match its declared MD5`);
       }
     });
   }
@@ -152,24 +167,38 @@ export class S3Multipart {
     signal?: AbortSignal,
   ): Promise<PutResult> {
     const m = await this.readManifest(ref, uploadId, signal);
-    const what = describeRef(ref);
+    this.checkClaimed(m, claimed);
+    await this.assemble(ref, uploadId, m, signal);
+    const result = await this.publish(ref, uploadId, signal);
+    await this.deleteQuietly(manifestKey(ref, uploadId));
+    return result;
+  }
+
+  /** Verifies the stored parts and assembles the blob; done already (by a concurrent complete) is fine. */
+  private async assemble(ref: ArtifactRef, uploadId: string, m: Manifest, signal?: AbortSignal): Promise<void> {
+    const blob = blobKey(ref, uploadId);
     try {
-      this.verifyParts(m, await this.listParts(m, signal), claimed);
+      this.checkStored(m, await this.listParts(m, blob, signal));
       await this.client.send(
         new CompleteMultipartUploadCommand({
           Bucket: this.bucket,
-          Key: m.blobKey,
+          Key: blob,
           UploadId: m.s3UploadId,
-          MultipartUpload: { Parts: m.parts.map((_, i) => ({ PartNumber: i + 1, ETag: claimed[i]?.etag })) },
+          MultipartUpload: { Parts: m.parts.map((p, i) => ({ PartNumber: i + 1, ETag: `"${md5Base64ToHex(p.md5)}"` })) },
         }),
         { abortSignal: signal },
       );
     } catch (err) {
       if (err instanceof IntegrityError) throw err;
-      if (classifyS3Error(err) === 'no_such_upload') throw new UploadNotFoundError(uploadId);
-      throw toStorageError(err, what, uploadId);
+      if (classifyS3Error(err) !== 'no_such_upload') throw toStorageError(err, describeRef(ref), uploadId);
+      // The store forgets an upload once it is assembled. Only a complete that verified every
+      // part assembles a blob (part URLs cannot write it), so an existing blob is a verified one.
+      if (!(await this.exists(blob, signal))) throw new UploadNotFoundError(uploadId);
     }
-    let result: PutResult = 'created';
+  }
+
+  /** The conditional PUT of the pointer: the one step that decides which upload the key names. */
+  private async publish(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<PutResult> {
     try {
       await this.client.send(
         new PutObjectCommand({
@@ -178,30 +207,54 @@ export class S3Multipart {
           Body: '',
           ContentLength: 0,
           IfNoneMatch: this.conditionalWrites ? '*' : undefined,
-          Metadata: { ...m.meta, sha256: m.sha256, size: String(m.size), location: m.blobKey },
+          Metadata: { [POINTER_UPLOAD_META]: uploadId },
         }),
         { abortSignal: signal },
       );
+      return 'created';
     } catch (err) {
-      if (classifyS3Error(err) !== 'precondition_failed') throw toStorageError(err, what);
-      result = 'exists';
-      await this.deleteQuietly(m.blobKey);
+      if (classifyS3Error(err) !== 'precondition_failed') throw toStorageError(err, describeRef(ref), uploadId);
     }
-    await this.deleteQuietly(this.manifestKey(ref, uploadId));
-    return result;
+    // Another writer published first. Its pointer may name this very upload (a concurrent complete
+    // of the same id, or a retried PUT whose first answer was lost): then this blob is the
+    // artifact's bytes. Delete it only when the key is known to hold something else.
+    if (await this.heldByAnother(ref, uploadId, signal)) await this.deleteQuietly(blobKey(ref, uploadId));
+    return 'exists';
+  }
+
+  /** True only when the artifact key is known to hold something other than this upload. */
+  private async heldByAnother(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: artifactKey(ref) }), { abortSignal: signal });
+      const named = head.ContentLength === 0 ? head.Metadata?.[POINTER_UPLOAD_META] : undefined;
+      return named !== uploadId;
+    } catch {
+      return false;
+    }
+  }
+
+  private async exists(key: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+      return true;
+    } catch (err) {
+      if (classifyS3Error(err) === 'not_found') return false;
+      throw toStorageError(err, key);
+    }
   }
 
   async abort(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<void> {
     const m = await this.readManifest(ref, uploadId, signal);
     try {
       await this.client.send(
-        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: m.blobKey, UploadId: m.s3UploadId }),
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: blobKey(ref, uploadId), UploadId: m.s3UploadId }),
         { abortSignal: signal },
       );
     } catch (err) {
+      // Already assembled (a complete ran): the blob stays, it may be the artifact's bytes.
       if (classifyS3Error(err) !== 'no_such_upload') throw toStorageError(err, describeRef(ref), uploadId);
     }
-    await this.deleteQuietly(this.manifestKey(ref, uploadId));
+    await this.deleteQuietly(manifestKey(ref, uploadId));
   }
 
   private async deleteQuietly(key: string): Promise<void> {

@@ -92,7 +92,8 @@ describe('S3Head answers', () => {
 
   it('reads size, digest, date and metadata from a 200', async () => {
     await expect(head.head('artifacts/default/found')).resolves.toEqual({
-      size: 5, sha256: 'a'.repeat(64), createdAt: '2026-11-22T07:00:00.000Z', meta: { 'rr-version': 'v2025.1.0' },
+      kind: 'artifact',
+      info: { size: 5, sha256: 'a'.repeat(64), createdAt: '2026-11-22T07:00:00.000Z', meta: { 'rr-version': 'v2025.1.0' } },
     });
   });
 
@@ -115,7 +116,7 @@ describe('S3Head answers', () => {
   it('keeps serving on the same pool after a failure', async () => {
     await head.head('artifacts/default/reset').catch(() => undefined);
     await expect(head.head('artifacts/default/missing')).resolves.toBeNull();
-    await expect(head.head('artifacts/default/found')).resolves.toMatchObject({ size: 5 });
+    await expect(head.head('artifacts/default/found')).resolves.toMatchObject({ info: { size: 5 } });
   });
 
   it('rejects at once, without a request, when the caller has already gone', async () => {
