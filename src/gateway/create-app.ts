@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Router } from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
@@ -45,6 +46,14 @@ export interface App {
   readonly knownKeys: KnownKeys;
 }
 
+/**
+ * The local driver's upload routes: their bodies are artifacts of any size, so the slow-client
+ * rules hold them to a minimum rate rather than a total time (slow-clients.ts).
+ */
+export function isStreamedUpload(req: IncomingMessage): boolean {
+  return req.method === 'PUT' && req.url !== undefined && req.url.startsWith('/v1/local/');
+}
+
 /** Wires the HTTP surface; holds no state of its own beyond bounded caches of immutable facts. */
 export function createApp(deps: AppDeps): App {
   const { config, metrics, driver } = deps;
@@ -64,7 +73,7 @@ export function createApp(deps: AppDeps): App {
   const koa = new Koa<GatewayState>({ proxy: true });
   // The error middleware owns error responses; keep Koa's default stderr printer quiet.
   koa.silent = true;
-  koa.use(requestContext(deps.logger, metrics));
+  koa.use(requestContext(deps.logger, metrics, deps.draining ?? (() => false)));
 
   const auth = authenticate(deps.verifier);
   const router = new Router<GatewayState>();

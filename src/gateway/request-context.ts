@@ -10,11 +10,12 @@ const STATUS_CLASS = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
 /**
  * The one outer middleware: request id (from `X-Request-Id` when it is sane), the per-request
- * state, the error boundary, and, at debug level or on a 5xx, one access-log line. The logged
+ * state, the error boundary, `Connection: close` when the connection should not be reused, and,
+ * at debug level or on a 5xx, one access-log line. The logged
  * path has no query string: signed URL parameters never reach the logs. (One middleware rather
  * than three: each layer costs a promise and a dispatch on every cache hit.)
  */
-export function requestContext(logger: Logger, metrics: Metrics): Middleware<GatewayState> {
+export function requestContext(logger: Logger, metrics: Metrics, draining: () => boolean): Middleware<GatewayState> {
   const counters = new Map<string, { inc(): void }>();
   const count = (route: string, statusClass: string): void => {
     const key = `${route} ${statusClass}`;
@@ -38,6 +39,10 @@ export function requestContext(logger: Logger, metrics: Metrics): Middleware<Gat
       // say) is the client's doing, not an outage.
       respondWithError(ctx, state.clientGone ?? err);
     } finally {
+      // Close the connection after this answer when draining (the client moves to another
+      // replica) or when the body was not read to its end (401 before the body, say): otherwise
+      // Node keeps reading and discarding it, for as long as a slow client cares to send it.
+      if (!ctx.req.complete || draining()) ctx.set('Connection', 'close');
       // Route patterns, not paths: a bounded label set.
       const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
       count(route, STATUS_CLASS[Math.floor(ctx.status / 100)] ?? 'other');

@@ -7,7 +7,8 @@ import { createMetrics, type Metrics } from '../metrics/create-metrics.js';
 import { createStorageDriver } from '../storage/create-storage-driver.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { StorageUnavailableError } from '../storage/errors.js';
-import { createApp, type App, type AppDeps } from './create-app.js';
+import { createApp, isStreamedUpload, type App, type AppDeps } from './create-app.js';
+import { SlowClientGuard } from './slow-clients.js';
 
 export interface StartOptions {
   readonly config: Config;
@@ -26,14 +27,40 @@ export interface RunningGateway {
   readonly app: App;
   readonly driver: StorageDriver;
   readonly metrics: Metrics;
-  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes the rest. */
+  /**
+   * Stops accepting and closes idle connections at once; answers from now on carry
+   * `Connection: close` (request-context.ts), so busy keep-alive clients move to another replica
+   * after their current request instead of being reset at the deadline. In-flight requests get
+   * up to `graceMs`, then the rest are closed.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
 /** Builds everything from config and listens. Used by `velocity-gateway`, the tests and the benches. */
 export async function startGateway(opts: StartOptions): Promise<RunningGateway> {
   const { config, logger } = opts;
-  const server = createServer({ keepAliveTimeout: 65_000 });
+  const limits = config.http;
+  const headersTimeout = Math.round(limits.headersTimeout * 1000);
+  const server = createServer({
+    keepAliveTimeout: 65_000,
+    headersTimeout,
+    requestTimeout: Math.round(limits.requestTimeout * 1000),
+    // Node checks both timeouts on this period (30 s by default, which would let a slow header run
+    // 30 s past its limit).
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.round(headersTimeout / 4))),
+  });
+  // Past this, Node closes new connections at once: one client cannot take every socket we have.
+  server.maxConnections = limits.maxConnections;
+  const slowClients = new SlowClientGuard(
+    {
+      bodyTimeoutMs: limits.bodyTimeout * 1000,
+      uploadRateWindowMs: limits.uploadRateWindow * 1000,
+      uploadMinBytesPerSecond: limits.uploadMinRate,
+      isStreamedUpload,
+      ...(opts.now ? { now: opts.now } : {}),
+    },
+    logger,
+  );
   let baseUrl = config.publicUrl?.replace(/\/$/, '') ?? '';
   const metrics = opts.metrics ?? createMetrics();
   const driver = opts.driver ?? createStorageDriver(config.storage, { baseUrl: () => baseUrl, ...(opts.now ? { now: opts.now } : {}) });
@@ -68,7 +95,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     ...extra,
   });
   const handler = app.koa.callback();
-  server.on('request', (req, res) => void handler(req, res));
+  server.on('request', (req, res) => {
+    slowClients.track(req, res);
+    void handler(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -88,9 +118,14 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // A response whose headers left before the signal could not say `close`: its connection
+      // turns idle afterwards, and is closed on the next tick of this.
+      const idle = setInterval(() => server.closeIdleConnections(), 250);
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
+      clearInterval(idle);
       clearTimeout(timer);
+      slowClients.stop();
       await extra.close?.();
       await driver.close();
     },
