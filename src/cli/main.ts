@@ -34,6 +34,7 @@ function buildProgram(io: CliIo, state: { verbose: boolean }): Command {
     .option('--json', 'print a machine-readable summary on stdout')
     .option('--filter <package>', 'only run the tasks of this package (and what they depend on); repeatable', collect)
     .addOption(new Option('--no-remote', 'use the local cache only'))
+    .option('--env-mode <mode>', 'strict (default): tasks see only declared, pass-through and safe variables; loose: the whole environment (warned)')
     .action(async (tasks: string[], opts: Record<string, unknown>, cmd: Command) => {
       // Commands load lazily: a CLI pays start-up time on every CI step.
       const { runCommand } = await import('./commands/run.js');
@@ -46,6 +47,7 @@ function buildProgram(io: CliIo, state: { verbose: boolean }): Command {
           json: opts.json as boolean | undefined,
           filter: opts.filter as string[] | undefined,
           remote: opts.remote as boolean | undefined,
+          envMode: opts.envMode as string | undefined,
         },
         ioFor(cmd),
       );

@@ -28,6 +28,7 @@ export function printDryRun(
     r.line(`  command     ${m.command}`);
     r.line(`  outputs     ${m.outputs.length > 0 ? m.outputs.join(', ') : '(none)'}`);
     r.line(`  depends on  ${m.deps.length > 0 ? m.deps.map(([id, key]) => `${id} (${key.slice(0, 12)})`).join(', ') : '(none)'}`);
+    r.line(`  env mode    ${m.envMode}`);
     r.line(`  env         ${m.env.length > 0 ? m.env.map(([n, v]) => `${n}=${v === null ? '(unset)' : `sha256:${v.slice(0, 12)}`}`).join(', ') : '(none)'}`);
     r.line(`  lockfiles   ${m.lockfiles.length > 0 ? m.lockfiles.map(([n, h]) => `${n} (${h.slice(0, 12)})`).join(', ') : '(none)'}`);
     r.line(`  inputs      ${m.files.length} file${m.files.length === 1 ? '' : 's'}`);

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { LocalCache, localCacheDir } from '../cache/local-cache.js';
 import { loadProject, type RemoteSettings } from '../config/load.js';
 import { TaskFailedError, UsageError } from '../errors.js';
-import { buildTaskGraph } from '../graph/task-graph.js';
+import { buildTaskGraph, type TaskNode } from '../graph/task-graph.js';
 import { FileHasher } from '../hashing/file-hash.js';
 import { GitIgnoreMatcher } from '../hashing/gitignore.js';
 import { computeGraphKeys, rootLockfiles, type TaskKey } from '../hashing/task-key.js';
@@ -13,6 +13,7 @@ import { noProgress } from '../report/progress.js';
 import { Reporter } from '../report/reporter.js';
 import { createTimings } from '../report/timings.js';
 import { runPipeline } from '../run/run-pipeline.js';
+import { ENV_MODES, taskEnv, type EnvMode } from '../run/task-env.js';
 import { printSummary, summarize } from '../run/summary.js';
 import { discoverPackages } from '../workspace/discover.js';
 
@@ -24,6 +25,13 @@ export interface RunCommandOptions {
   json?: boolean | undefined;
   filter?: string[] | undefined;
   remote?: boolean | undefined;
+  envMode?: string | undefined;
+}
+
+export function parseEnvMode(value: string | undefined): EnvMode {
+  if (value === undefined) return 'strict';
+  if (!(ENV_MODES as readonly string[]).includes(value)) throw new UsageError(`--env-mode must be one of ${ENV_MODES.join(', ')}, got "${value}"`);
+  return value as EnvMode;
 }
 
 export function parseConcurrency(value: string | undefined): number {
@@ -39,6 +47,7 @@ export async function runCommand(opts: RunCommandOptions, io: CliIo): Promise<vo
   const timings = createTimings(io.env);
   timings.mark('run command loaded');
   const concurrency = parseConcurrency(opts.concurrency);
+  const envMode = parseEnvMode(opts.envMode);
   const project = await loadProject(io.cwd, io.env);
   timings.mark('config loaded');
   const packages = await discoverPackages(project.root, project.config.packages);
@@ -50,6 +59,7 @@ export async function runCommand(opts: RunCommandOptions, io: CliIo): Promise<vo
   const keys: Map<string, TaskKey> = await computeGraphKeys(graph, {
     root: project.root,
     env: io.env,
+    envMode,
     hasher,
     gitignore: new GitIgnoreMatcher(project.root),
     lockfiles: await rootLockfiles(project.root, hasher),
@@ -85,13 +95,24 @@ export async function runCommand(opts: RunCommandOptions, io: CliIo): Promise<vo
     if (!settings.enabled && settings.unexpected) {
       reporter.warn(`remote cache off: ${settings.reason}`);
     }
+    if (envMode === 'loose') {
+      reporter.warn('--env-mode=loose: tasks see the whole environment but only the variables in `env` enter their keys, so a cached result may depend on variables its key does not cover');
+    }
+    const envOf = (node: TaskNode): Record<string, string> =>
+      taskEnv(io.env, {
+        mode: envMode,
+        declared: node.config.env,
+        passThrough: [...project.config.pass_through_env, ...node.config.pass_through_env],
+        secrets: project.remoteVariables,
+        caseInsensitive: process.platform === 'win32',
+      });
 
     let results;
     try {
       results = await runPipeline(
         graph,
         keys,
-        { root: project.root, env: io.env, now: io.now, reporter, local: new LocalCache(localCacheDir(project.root, io.env)), remote, timings },
+        { root: project.root, envOf, now: io.now, reporter, local: new LocalCache(localCacheDir(project.root, io.env)), remote, timings },
         { concurrency, force: opts.force === true },
       );
     } finally {

@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ProjectConfigError, UsageError } from '../errors.js';
 import { expandDeep } from './expand-env.js';
-import type { ProjectConfig } from './schema.js';
+import type { ProjectConfig, TransferConfig } from './schema.js';
 
 export const CONFIG_FILES = ['velocity.yml', 'velocity.yaml'] as const;
 
 /** The remote cache as this run will use it, or why it is off. */
 export type RemoteSettings =
-  | { enabled: true; url: string; token: string; namespace: string; timeoutMs: number }
+  | { enabled: true; url: string; token: string; namespace: string; timeoutMs: number; transfer: TransferConfig }
   | { enabled: false; reason: string; /** Off by accident (e.g. an unset variable), worth a warning. */ unexpected: boolean };
 
 export interface LoadedProject {
@@ -17,6 +17,8 @@ export interface LoadedProject {
   file: string;
   config: ProjectConfig;
   remote: RemoteSettings;
+  /** Variables the `remote` section names (its token...): never handed to tasks undeclared. */
+  remoteVariables: ReadonlySet<string>;
 }
 
 /** Walks up from `cwd` to the nearest directory holding a velocity.yml. */
@@ -91,6 +93,7 @@ function resolveRemote(
     token: remote.token,
     namespace: remote.namespace,
     timeoutMs: remote.timeout_ms,
+    transfer: remote.transfer,
   };
 }
 
@@ -99,15 +102,16 @@ export function configData(
   raw: unknown,
   file: string,
   env: Readonly<Record<string, string | undefined>>,
-): { data: Record<string, unknown>; missing: Map<string, string[]> } {
+): { data: Record<string, unknown>; missing: Map<string, string[]>; referenced: Set<string> } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ProjectConfigError(file, ['(top level): must be a mapping with version, pipeline, ...']);
   }
   const data = { ...(raw as Record<string, unknown>) };
   const missing = new Map<string, string[]>();
+  const referenced = new Set<string>();
   // Only the remote section is expanded: commands stay exactly as written.
-  if ('remote' in data) data.remote = expandDeep(data.remote, env, missing, 'remote');
-  return { data, missing };
+  if ('remote' in data) data.remote = expandDeep(data.remote, env, { missing, referenced }, 'remote');
+  return { data, missing, referenced };
 }
 
 /** The checks after the schema: task references, and the remote as this run will use it. */
@@ -128,6 +132,6 @@ export async function loadProject(cwd: string, env: Readonly<Record<string, stri
   // `yaml` and zod are loaded here, not at start-up, so commands that never read the config
   // (help, version) do not pay for them.
   const { parseProjectConfig } = await import('./parse.js');
-  const { config, remote } = parseProjectConfig(text, file, env);
-  return { root: dirname(file), file, config, remote };
+  const { config, remote, remoteVariables } = parseProjectConfig(text, file, env);
+  return { root: dirname(file), file, config, remote, remoteVariables };
 }

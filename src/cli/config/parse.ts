@@ -34,13 +34,13 @@ export function parseProjectConfig(
   text: string,
   file: string,
   env: Readonly<Record<string, string | undefined>>,
-): { config: ProjectConfig; remote: RemoteSettings } {
+): { config: ProjectConfig; remote: RemoteSettings; remoteVariables: ReadonlySet<string> } {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ProjectConfigError(file, doc.errors.map((e) => `not valid YAML: ${e.message.split('\n')[0] ?? ''}`));
   }
-  const { data, missing } = configData(doc.toJS(), file, env);
+  const { data, missing, referenced } = configData(doc.toJS(), file, env);
   const parsed = projectConfigSchema.safeParse(data);
   if (!parsed.success) throw new ProjectConfigError(file, formatIssues(parsed.error.issues));
-  return finishProjectConfig(parsed.data, missing, file);
+  return { ...finishProjectConfig(parsed.data, missing, file), remoteVariables: referenced };
 }

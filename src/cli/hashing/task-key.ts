@@ -4,10 +4,15 @@ import { join, posix } from 'node:path';
 import type { TaskGraph, TaskNode } from '../graph/task-graph.js';
 import type { FileHasher } from './file-hash.js';
 import type { GitIgnoreMatcher } from './gitignore.js';
+import type { EnvMode } from '../run/task-env.js';
 import { expandInputs } from './input-files.js';
 
-/** Part of every key: bump it when what goes into a key (or the archive layout) changes. */
-export const KEY_FORMAT = 'velocity-task-key/1';
+/**
+ * Part of every key: bump it when what goes into a key (or the archive layout) changes.
+ * /2: tasks see only the environment their key covers (env modes); results made when they saw
+ * everything must not be replayed as if they had not.
+ */
+export const KEY_FORMAT = 'velocity-task-key/2';
 
 export const LOCKFILES = [
   'package-lock.json',
@@ -26,6 +31,8 @@ export interface KeyMaterial {
   task: string;
   command: string;
   outputs: string[];
+  /** What the command could see: strict (only what enters this key) or loose (everything). */
+  envMode: EnvMode;
   /** [name, SHA-256 of the value] (null when unset); values themselves never leave the machine. */
   env: Array<[string, string | null]>;
   /** [path relative to the package, SHA-256 of the content], sorted by path. */
@@ -51,6 +58,7 @@ export async function rootLockfiles(root: string, hasher: FileHasher): Promise<A
 export interface KeyContext {
   root: string;
   env: Readonly<Record<string, string | undefined>>;
+  envMode: EnvMode;
   hasher: FileHasher;
   gitignore: GitIgnoreMatcher;
   lockfiles: Array<[string, string]>;
@@ -79,6 +87,7 @@ async function ownMaterial(node: TaskNode, ctx: KeyContext): Promise<Omit<KeyMat
     task: node.task,
     command: node.config.command,
     outputs: [...node.config.outputs],
+    envMode: ctx.envMode,
     env: [...node.config.env].sort().map((name): [string, string | null] => {
       const v = ctx.env[name];
       return [name, v === undefined ? null : sha256(v)];

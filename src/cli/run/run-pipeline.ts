@@ -14,7 +14,8 @@ import type { TaskResult } from './summary.js';
 
 export interface PipelineDeps {
   root: string;
-  env: Readonly<Record<string, string | undefined>>;
+  /** The environment a task's command gets (task-env.ts): never more than its key covers, in strict mode. */
+  envOf: (node: TaskNode) => Record<string, string>;
   now: () => number;
   reporter: Reporter;
   local: LocalCache;
@@ -152,7 +153,7 @@ export async function runPipeline(
         command: node.config.command,
         cwd: node.pkg.dir,
         root: deps.root,
-        env: deps.env,
+        env: deps.envOf(node),
         now: deps.now,
         onOutput: (stream, text) => reporter.taskOutput(label(node), stream, text),
       });

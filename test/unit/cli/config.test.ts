@@ -21,7 +21,8 @@ function problemsOf(text: string): string[] {
 describe('velocity.yml', () => {
   it('applies defaults', () => {
     const { config, remote } = parse('version: 1\npipeline:\n  build:\n    command: tsc\n');
-    expect(config.pipeline.build).toEqual({ command: 'tsc', outputs: [], depends_on: [], env: [] });
+    expect(config.pipeline.build).toEqual({ command: 'tsc', outputs: [], depends_on: [], env: [], pass_through_env: [] });
+    expect(config.pass_through_env).toEqual([]);
     expect(remote).toEqual({ enabled: false, reason: 'no remote configured in velocity.yml', unexpected: false });
   });
 
@@ -93,7 +94,7 @@ describe('velocity.yml', () => {
       '    command: echo ${CACHE_TOKEN} $HOME',
     ].join('\n');
     const { config, remote } = parse(text, { CACHE_URL: 'https://cache.example', CACHE_TOKEN: 's3cret' });
-    expect(remote).toEqual({ enabled: true, url: 'https://cache.example', token: 's3cret', namespace: 'web', timeoutMs: 15000 });
+    expect(remote).toEqual({ enabled: true, url: 'https://cache.example', token: 's3cret', namespace: 'web', timeoutMs: 15000, transfer: { idle_timeout_ms: 30000, min_bytes_per_second: 1024, window_ms: 30000 } });
     expect(config.pipeline.build?.command).toBe('echo ${CACHE_TOKEN} $HOME');
   });
 
@@ -115,7 +116,7 @@ describe('velocity.yml', () => {
     try {
       await writeFile(join(dir, 'velocity.yml'), text);
       const loaded = await loadProject(dir, {});
-      expect({ config: loaded.config, remote: loaded.remote }).toEqual(parse(text));
+      expect({ config: loaded.config, remote: loaded.remote, remoteVariables: loaded.remoteVariables }).toEqual(parse(text));
       await writeFile(join(dir, 'velocity.yml'), `${text}colour: blue\n`);
       await expect(loadProject(dir, {})).rejects.toMatchObject({ problems: ['colour: unknown key'] });
     } finally {

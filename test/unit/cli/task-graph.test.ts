@@ -5,7 +5,7 @@ import { buildTaskGraph } from '../../../src/cli/graph/task-graph.js';
 import type { WorkspacePackage } from '../../../src/cli/workspace/discover.js';
 
 const pkg = (name: string, dependencies: string[] = []): WorkspacePackage => ({ name, dir: `/r/${name}`, relDir: name, dependencies });
-const task = (depends_on: string[] = []): TaskConfig => ({ command: 'x', outputs: [], depends_on, env: [] });
+const task = (depends_on: string[] = []): TaskConfig => ({ command: 'x', outputs: [], depends_on, env: [], pass_through_env: [] });
 
 describe('task graph', () => {
   // app -> ui -> core, app -> core (diamond), tool standalone

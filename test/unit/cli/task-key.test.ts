@@ -22,7 +22,7 @@ describe('task keys', () => {
     const dir = await gitdir(monorepoFiles('npm', { remote: false }));
     const base = await dryRun(dir);
     const b = base.tasks.find((t) => t.id === '@fx/b#build');
-    expect(b?.inputs.format).toBe('velocity-task-key/1');
+    expect(b?.inputs.format).toBe('velocity-task-key/2');
     expect(b?.inputs.files.map(([p]) => p)).toEqual(['.gitignore', 'package.json', 'src/index.js']);
     expect(b?.inputs.env).toEqual([['FIXTURE_FLAVOR', null]]);
     expect(b?.inputs.lockfiles.map(([n]) => n)).toEqual(['package-lock.json']);
