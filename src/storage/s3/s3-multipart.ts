@@ -190,9 +190,12 @@ export class S3Multipart {
       );
     } catch (err) {
       if (err instanceof IntegrityError) throw err;
-      if (classifyS3Error(err) !== 'no_such_upload') throw toStorageError(err, describeRef(ref), uploadId);
-      // The store forgets an upload once it is assembled. Only a complete that verified every
-      // part assembles a blob (part URLs cannot write it), so an existing blob is a verified one.
+      // The store forgets an upload once it is assembled: NoSuchUpload, or from RGW 16 in the
+      // middle of another complete of the same upload, NoSuchKey.
+      const kind = classifyS3Error(err);
+      if (kind !== 'no_such_upload' && kind !== 'not_found') throw toStorageError(err, describeRef(ref), uploadId);
+      // Only a complete that verified every part assembles a blob (part URLs cannot write it),
+      // so an existing blob is a verified one, and this complete goes on to publish it.
       if (!(await this.exists(blob, signal))) throw new UploadNotFoundError(uploadId);
     }
   }
