@@ -43,7 +43,9 @@ export class DiskSpace {
    * (integrity, a client gone) pass through unchanged.
    */
   toStorageError(what: string, err: unknown): Error {
-    if (err instanceof VelocityError || !(err instanceof Error)) return err as Error;
+    // Duck-typed: errors from node:fs may come from another realm (vm contexts), where
+    // `instanceof Error` is false.
+    if (err instanceof VelocityError || typeof err !== 'object' || err === null) return err as Error;
     if (isDiskFull(err)) {
       this.fullAt = this.now();
       return new StorageFullError(`${what}: ${(err as NodeJS.ErrnoException).code}`, err);
