@@ -88,4 +88,57 @@ describe('loadConfig', () => {
     expect((await problems({}, await yamlFile('port: [1'))).join('\n')).toMatch(/not valid YAML/);
     expect((await problems({}, '/nonexistent/gateway.yml')).join('\n')).toMatch(/ENOENT/);
   });
+
+  it('reads JWT and connection limits as durations: 24h, 15m, 30s, 500ms or plain seconds', async () => {
+    const d = await loadConfig({ env: {} });
+    expect(d.auth).toMatchObject({ jwtMaxLifetime: 86_400, jwtClockSkew: 30 });
+    expect(d.http).toEqual({
+      headersTimeout: 10,
+      bodyTimeout: 30,
+      requestTimeout: 3600,
+      uploadRateWindow: 30,
+      uploadMinRate: 16_384,
+      maxConnections: 4096,
+    });
+    const c = await loadConfig({
+      env: {
+        VC_JWT_MAX_LIFETIME: '12h',
+        VC_JWT_CLOCK_SKEW: '5s',
+        VC_HEADERS_TIMEOUT: '500ms',
+        VC_BODY_TIMEOUT: '2m',
+        VC_REQUEST_TIMEOUT: '0',
+        VC_UPLOAD_RATE_WINDOW: '15',
+        VC_UPLOAD_MIN_RATE: '1024',
+        VC_MAX_CONNECTIONS: '100',
+      },
+    });
+    expect(c.auth).toMatchObject({ jwtMaxLifetime: 43_200, jwtClockSkew: 5 });
+    expect(c.http).toEqual({
+      headersTimeout: 0.5,
+      bodyTimeout: 120,
+      requestTimeout: 0,
+      uploadRateWindow: 15,
+      uploadMinRate: 1024,
+      maxConnections: 100,
+    });
+  });
+
+  it('lists bad durations and limits with their variables', async () => {
+    const text = (
+      await problems({
+        VC_JWT_MAX_LIFETIME: 'forever',
+        VC_JWT_CLOCK_SKEW: '1h',
+        VC_HEADERS_TIMEOUT: '2m',
+        VC_REQUEST_TIMEOUT: '1m',
+        VC_MAX_CONNECTIONS: '0',
+      })
+    ).join('\n');
+    expect(text).toMatch(/^auth\.jwtMaxLifetime \(VC_JWT_MAX_LIFETIME\): must be a duration/m);
+    expect(text).toMatch(/^auth\.jwtClockSkew \(VC_JWT_CLOCK_SKEW\): must be at most 600 seconds/m);
+    expect(text).toMatch(/^http\.maxConnections \(VC_MAX_CONNECTIONS\):/m);
+    // Node refuses a headers timeout longer than the request timeout.
+    expect((await problems({ VC_HEADERS_TIMEOUT: '2m', VC_REQUEST_TIMEOUT: '1m' })).join('\n')).toMatch(
+      /^http\.headersTimeout \(VC_HEADERS_TIMEOUT\): must not exceed http\.requestTimeout/m,
+    );
+  });
 });
