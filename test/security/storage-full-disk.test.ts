@@ -104,7 +104,7 @@ if (!canMount) console.warn('storage-full-disk: skipped, mounting a tmpfs needs 
     const mp = offer.body.multipart as { upload_id: string; parts: { part_number: number; url: string; headers: Record<string, string> }[] };
     // Room for the parts, not for assembling them into the artifact.
     await fillUpTo(whole.size + 3 * MiB);
-    const etags = [];
+    const etags: { part_number: number; etag: string | null }[] = [];
     for (const [i, p] of mp.parts.entries()) {
       const res = await putBytes(p.url, parts[i]!, p.headers);
       expect(res.status).toBe(200);

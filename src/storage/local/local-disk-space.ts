@@ -54,6 +54,6 @@ export class DiskSpace {
     // client leaving mid-body are not.
     const e = err as NodeJS.ErrnoException;
     if (typeof e.syscall === 'string') return new StorageUnavailableError(`${what}: ${e.code ?? e.message}`, err);
-    return err;
+    return e;
   }
 }
