@@ -41,6 +41,22 @@ describe('build request validation', () => {
     expect(err.message).toContain('rr_version');
   });
 
+  it.each([
+    ['rr_version', { rr_version: `v1.2.3-${'a'.repeat(200)}` }, 'rr_version: must be at most 128 characters'],
+    ['module_name', { plugins: [{ module_name: `github.com/${'a'.repeat(300)}`, tag: 'v1' }] }, 'plugins[0].module_name: must be at most 300 characters'],
+    ['excludes', { excludes: Array.from({ length: 201 }, () => ({ module: 'github.com/a/b', version: 'v1.0.0' })) }, 'excludes: must list at most 200 items'],
+  ])('refuses an overlong %s before matching it', (_field, override, message) => {
+    expect(rejection(validRequest(override)).message).toContain(message);
+  });
+
+  it.each(['v1.2.3a', 'v1.2.3-rc.1+build.5', 'v10.20.30'])('accepts module version %s as before (linear pattern, same language)', (v) => {
+    expect(parseBuildRequest(validRequest({ excludes: [{ module: 'github.com/a/b', version: v }] })).excludes?.[0]?.version).toBe(v);
+  });
+
+  it.each(['v1.2.3 ', 'v1.2.3\n', 'v1.2.3/x', 'v1.2.3-ü'])('refuses rr_version %j: a suffix is semver characters only', (v) => {
+    expect(rejection(validRequest({ rr_version: v })).message).toContain('rr_version');
+  });
+
   it('rejects an unknown platform naming os or arch', () => {
     expect(rejection(validRequest({ target_platform: { os: 'beos', arch: 'amd64' } })).message).toContain('target_platform.os');
     expect(rejection(validRequest({ target_platform: { os: 'linux', arch: 'z80' } })).message).toContain('target_platform.arch');
