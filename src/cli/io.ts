@@ -1,4 +1,5 @@
 import { nodeHttpSend, type HttpSend } from './remote/http-send.js';
+import type { TransferClock } from './remote/transfer-watchdog.js';
 
 /** A writable text sink (process.stdout, process.stderr, or a test buffer). */
 export interface TextSink {
@@ -20,6 +21,8 @@ export interface CliIo {
   /** Transport for negotiation and downloads (node:http in the real CLI); else one over `fetch`. */
   send?: HttpSend | undefined;
   now: () => number;
+  /** The clock transfer watchdogs read (stall detection); the system's when absent. */
+  clock?: TransferClock | undefined;
 }
 
 /** Progress bars only for a person watching a terminal: never in CI logs or pipes. */

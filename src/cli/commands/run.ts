@@ -86,7 +86,19 @@ export async function runCommand(opts: RunCommandOptions, io: CliIo): Promise<vo
     const progress = wantsProgress(io) ? (await import('../report/terminal-progress.js')).terminalProgress(io.stderr) : noProgress;
     const remote = settings.enabled
       ? new RemoteCache({
-          client: new RemoteClient({ url: settings.url, token: settings.token, timeoutMs: settings.timeoutMs, fetch: io.fetch, send: io.send }),
+          client: new RemoteClient({
+            url: settings.url,
+            token: settings.token,
+            timeoutMs: settings.timeoutMs,
+            fetch: io.fetch,
+            send: io.send,
+            transfer: {
+              idleTimeoutMs: settings.transfer.idle_timeout_ms,
+              minBytesPerSecond: settings.transfer.min_bytes_per_second,
+              windowMs: settings.transfer.window_ms,
+            },
+            clock: io.clock,
+          }),
           namespace: settings.namespace,
           warn: (m) => reporter.warn(m),
           progress,

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { RemoteClient } from '../remote/client.js';
-import type { Capabilities, NegotiateAnswer } from '../remote/protocol.js';
+import { negotiateAnswerSchema, type Capabilities, type NegotiateAnswer } from '../remote/protocol.js';
 
 export interface CheckResult {
   name: string;
@@ -21,6 +21,14 @@ async function body(res: Response): Promise<string> {
     return '';
   }
 }
+
+/** A negotiation answer, or null when it is not one (not JSON, or not of the documented shape). */
+async function answerOf(res: Response): Promise<NegotiateAnswer | null> {
+  const parsed = negotiateAnswerSchema.safeParse(await res.json().catch(() => null));
+  return parsed.success ? parsed.data : null;
+}
+
+const INVALID = 'an answer that is not a negotiation answer';
 
 function failedNegotiation(status: number, detail: string, scope: 'cache:read' | 'cache:write'): Pick<CheckResult, 'detail' | 'fix'> {
   if (status === 401) return { detail: `token rejected (HTTP 401${detail ? `: ${detail}` : ''})`, fix: 'set remote.token (or the variable it names) to a token this gateway accepts' };
@@ -76,8 +84,8 @@ export async function checkEndpoint(client: RemoteClient, namespace: string, now
   const probe = randomBytes(64);
   const probeHash = `doctor-probe-${createHash('sha256').update(probe).digest('hex').slice(0, 32)}`;
   const read = await client.raw('/v1/negotiate', { method: 'POST', body: { hash: probeHash, action: 'download', namespace } });
-  const readAnswer = read.ok ? ((await read.json()) as NegotiateAnswer) : null;
-  if (!add({ name: 'token, read scope', ok: read.ok, detail: read.ok ? `download negotiation answered ${readAnswer?.status}` : '', ...(read.ok ? {} : failedNegotiation(read.status, await body(read), 'cache:read')) })) return results;
+  const readAnswer = read.ok ? await answerOf(read) : null;
+  if (!add({ name: 'token, read scope', ok: read.ok && readAnswer !== null, detail: read.ok ? `download negotiation answered ${readAnswer?.status ?? INVALID}` : '', ...(read.ok ? {} : failedNegotiation(read.status, await body(read), 'cache:read')) })) return results;
 
   const upload = {
     hash: probeHash,
@@ -92,13 +100,13 @@ export async function checkEndpoint(client: RemoteClient, namespace: string, now
     add({ name: 'write scope', ok: false, ...failedNegotiation(write.status, await body(write), 'cache:write') });
     return results;
   }
-  const writeAnswer = (await write.json()) as NegotiateAnswer;
-  if (!add({ name: 'write scope', ok: writeAnswer.status === 'upload_needed', detail: `upload negotiation answered ${writeAnswer.status}` })) return results;
+  const writeAnswer = await answerOf(write);
+  if (!add({ name: 'write scope', ok: writeAnswer?.status === 'upload_needed', detail: `upload negotiation answered ${writeAnswer?.status ?? INVALID}` })) return results;
   return [...results, ...(await roundTrip(client, fetchFn, writeAnswer, probe, probeHash, namespace))];
 }
 
-async function roundTrip(client: RemoteClient, fetchFn: typeof fetch, answer: NegotiateAnswer, probe: Buffer, hash: string, namespace: string): Promise<CheckResult[]> {
-  if (answer.status !== 'upload_needed' || !answer.url || !answer.headers) {
+async function roundTrip(client: RemoteClient, fetchFn: typeof fetch, answer: NegotiateAnswer | null, probe: Buffer, hash: string, namespace: string): Promise<CheckResult[]> {
+  if (answer?.status !== 'upload_needed' || !answer.url || !answer.headers) {
     return [{ name: 'round trip', ok: false, detail: 'upload negotiation returned no single-PUT URL for a 64-byte probe' }];
   }
   let res: Response;
@@ -111,9 +119,9 @@ async function roundTrip(client: RemoteClient, fetchFn: typeof fetch, answer: Ne
     return [{ name: 'round trip', ok: false, detail: `probe upload: HTTP ${res.status}`, fix: res.status === 403 ? 'the store refused the signature: check clock skew and the gateway\'s store credentials' : 'check the store and the gateway logs' }];
   }
   const down = await client.raw('/v1/negotiate', { method: 'POST', body: { hash, action: 'download', namespace } });
-  const found = down.ok ? ((await down.json()) as NegotiateAnswer) : null;
+  const found = down.ok ? await answerOf(down) : null;
   if (found?.status !== 'found') {
-    return [{ name: 'round trip', ok: false, detail: `the probe was uploaded but download negotiation answered ${found?.status ?? `HTTP ${down.status}`}` }];
+    return [{ name: 'round trip', ok: false, detail: `the probe was uploaded but download negotiation answered ${found?.status ?? (down.ok ? INVALID : `HTTP ${down.status}`)}` }];
   }
   let bytes: Buffer;
   try {

@@ -3,8 +3,19 @@ import { createWriteStream, openAsBlob } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArtifactIntegrityError, RemoteUnavailableError } from '../errors.js';
+import type { z } from 'zod';
 import { fetchSend, type HttpAnswer, type HttpSend } from './http-send.js';
-import type { Capabilities, NegotiateAnswer, NegotiateRequest } from './protocol.js';
+import { answerProblem, httpProblem, networkProblem, NOT_A_GATEWAY, ok, readText } from './problems.js';
+import {
+  batchAnswerSchema,
+  capabilitiesSchema,
+  completeAnswerSchema,
+  negotiateAnswerSchema,
+  type Capabilities,
+  type NegotiateAnswer,
+  type NegotiateRequest,
+} from './protocol.js';
+import { DEFAULT_TRANSFER_LIMITS, systemClock, TransferWatchdog, type TransferClock, type TransferLimits } from './transfer-watchdog.js';
 
 export interface RemoteClientOptions {
   url: string;
@@ -13,56 +24,10 @@ export interface RemoteClientOptions {
   fetch: typeof fetch;
   /** Transport for negotiation and downloads; defaults to one over `fetch`. */
   send?: HttpSend | undefined;
-}
-
-/** Transfers may take long; they fail only when no byte moves for this long. */
-const TRANSFER_TIMEOUT_MS = 10 * 60_000;
-
-const HINTS: Record<number, string> = {
-  401: 'the token was not accepted: check remote.token in velocity.yml (and the variable it names)',
-  403: 'the token lacks a scope or namespace: it needs cache:read to download and cache:write to upload',
-};
-
-/** Sorts a failed HTTP exchange into the one error the run understands: "remote unavailable". */
-function problem(what: string, status: number, bodyText: string | null): RemoteUnavailableError {
-  let detail = '';
-  try {
-    const body = JSON.parse(bodyText ?? '') as { code?: string; message?: string };
-    detail = [body.code, body.message].filter(Boolean).join(': ');
-  } catch {
-    // Not JSON (e.g. an S3 XML error or a proxy page): the status says enough.
-  }
-  const hint = HINTS[status] ?? (status >= 500 ? 'the gateway or its store is failing; try again later' : undefined);
-  return new RemoteUnavailableError(`${what}: HTTP ${status}${detail ? ` (${detail})` : ''}`, {
-    status,
-    ...(hint ? { hint } : {}),
-  });
-}
-
-export async function httpProblem(what: string, res: Response): Promise<RemoteUnavailableError> {
-  return problem(what, res.status, await res.text().catch(() => null));
-}
-
-/** Answers of the gateway's API are small JSON documents; anything past this is not one. */
-const MAX_JSON = 64 * 1024 * 1024;
-
-async function readText(answer: HttpAnswer): Promise<string> {
-  const bytes = await answer.readAll(MAX_JSON, () => undefined);
-  if (!bytes) throw new RemoteUnavailableError(`the answer is larger than ${MAX_JSON} bytes`);
-  return bytes.toString('utf8');
-}
-
-async function answerProblem(what: string, answer: HttpAnswer): Promise<RemoteUnavailableError> {
-  return problem(what, answer.status, await readText(answer).catch(() => null));
-}
-
-const ok = (status: number): boolean => status >= 200 && status < 300;
-
-function networkProblem(what: string, err: unknown): RemoteUnavailableError {
-  const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
-  // fetch wraps the socket error in `cause`; node:http throws it as is.
-  const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? 'timed out' : (e.cause?.code ?? e.cause?.message ?? e.code ?? e.message);
-  return new RemoteUnavailableError(`${what}: ${reason}`, { hint: 'check remote.url and that the gateway is reachable from here', cause: err });
+  /** When a presigned GET or PUT counts as stalled (velocity.yml `remote.transfer`). */
+  transfer?: TransferLimits | undefined;
+  /** The watchdogs' clock; the system's by default. */
+  clock?: TransferClock | undefined;
 }
 
 /** A thin client of the gateway API (docs/api.md); every failure is a RemoteUnavailableError. */
@@ -72,6 +37,8 @@ export class RemoteClient {
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
   readonly #send: HttpSend;
+  readonly #limits: TransferLimits;
+  readonly #clock: TransferClock;
 
   constructor(opts: RemoteClientOptions) {
     this.url = opts.url;
@@ -79,6 +46,23 @@ export class RemoteClient {
     this.#timeoutMs = opts.timeoutMs;
     this.#fetch = opts.fetch;
     this.#send = opts.send ?? fetchSend(opts.fetch);
+    this.#limits = opts.transfer ?? DEFAULT_TRANSFER_LIMITS;
+    this.#clock = opts.clock ?? systemClock;
+  }
+
+  /**
+   * Runs one transfer under a watchdog (no byte for a while, or too few per second: aborted);
+   * a stall is a RemoteUnavailableError saying so, whatever error the abort surfaced as.
+   */
+  async #watched<T>(what: string, run: (dog: TransferWatchdog) => Promise<T>): Promise<T> {
+    const dog = new TransferWatchdog(what, this.#limits, this.#clock);
+    try {
+      return await run(dog);
+    } catch (err) {
+      throw dog.stalled ?? err;
+    } finally {
+      dog.stop();
+    }
   }
 
   #headers(init: { body?: unknown; auth?: boolean }): Record<string, string> {
@@ -101,7 +85,8 @@ export class RemoteClient {
     }
   }
 
-  async #json<T>(path: string, init: { method: string; body?: unknown; auth?: boolean }): Promise<T> {
+  /** A JSON call whose answer must match `schema`: anything else means the remote is unusable. */
+  async #json<T>(path: string, init: { method: string; body?: unknown; auth?: boolean }, schema: z.ZodType<T>): Promise<T> {
     const what = `${init.method} ${path}`;
     let text: string;
     try {
@@ -118,11 +103,17 @@ export class RemoteClient {
       if (err instanceof RemoteUnavailableError) throw err;
       throw networkProblem(`${init.method} ${this.url}${path}`, err);
     }
+    let value: unknown;
     try {
-      return JSON.parse(text) as T;
+      value = JSON.parse(text);
     } catch (err) {
-      throw new RemoteUnavailableError(`${what}: the answer is not JSON`, { cause: err });
+      throw new RemoteUnavailableError(`${what}: the answer is not JSON`, { cause: err, hint: NOT_A_GATEWAY });
     }
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : '';
+    throw new RemoteUnavailableError(`${what}: the answer is not valid (${where}${issue?.message ?? 'unexpected shape'})`, { hint: NOT_A_GATEWAY });
   }
 
   /** Raw access for `velocity doctor`, which inspects statuses and headers itself. */
@@ -131,10 +122,11 @@ export class RemoteClient {
   }
 
   /** A GET of a presigned URL, sorted into "remote unavailable" unless it answers 2xx. */
-  async #get(url: string): Promise<HttpAnswer> {
+  async #get(url: string, dog: TransferWatchdog): Promise<HttpAnswer> {
     let answer: HttpAnswer;
     try {
-      answer = await this.#send({ method: 'GET', url, headers: {}, timeoutMs: TRANSFER_TIMEOUT_MS });
+      // No overall deadline: a big artifact may take long; the watchdog stops stalls.
+      answer = await this.#send({ method: 'GET', url, headers: {}, signal: dog.signal });
     } catch (err) {
       throw networkProblem('download', err);
     }
@@ -143,27 +135,28 @@ export class RemoteClient {
   }
 
   capabilities(): Promise<Capabilities> {
-    return this.#json<Capabilities>('/v1/capabilities', { method: 'GET', auth: false });
+    return this.#json('/v1/capabilities', { method: 'GET', auth: false }, capabilitiesSchema);
   }
 
   negotiate(item: NegotiateRequest): Promise<NegotiateAnswer> {
-    return this.#json<NegotiateAnswer>('/v1/negotiate', { method: 'POST', body: item });
+    return this.#json('/v1/negotiate', { method: 'POST', body: item }, negotiateAnswerSchema);
   }
 
   async negotiateBatch(items: readonly NegotiateRequest[]): Promise<NegotiateAnswer[]> {
-    const { results } = await this.#json<{ results: NegotiateAnswer[] }>('/v1/negotiate/batch', { method: 'POST', body: { items } });
-    if (!Array.isArray(results) || results.length !== items.length) {
+    const { results } = await this.#json('/v1/negotiate/batch', { method: 'POST', body: { items } }, batchAnswerSchema);
+    if (results.length !== items.length) {
       throw new RemoteUnavailableError('POST /v1/negotiate/batch: the answer does not match the request');
     }
     return results;
   }
 
   complete(body: { hash: string; namespace: string; upload_id: string; parts: Array<{ part_number: number; etag: string }> }): Promise<{ status: string }> {
-    return this.#json('/v1/uploads/complete', { method: 'POST', body });
+    return this.#json('/v1/uploads/complete', { method: 'POST', body }, completeAnswerSchema);
   }
 
   async abort(body: { hash: string; namespace: string; upload_id: string }): Promise<void> {
-    await this.#json('/v1/uploads/abort', { method: 'POST', body }).catch(() => undefined);
+    // Best effort, whatever the answer says.
+    await this.#json('/v1/uploads/abort', { method: 'POST', body }, completeAnswerSchema.or(completeAnswerSchema.partial())).catch(() => undefined);
   }
 
   /**
@@ -171,22 +164,25 @@ export class RemoteClient {
    * `size` from the `found` answer, or an ArtifactIntegrityError is thrown (a miss, not a failure).
    */
   async download(url: string, dest: string, expect: { sha256: string; size: number }, onBytes: (n: number) => void): Promise<void> {
-    const answer = await this.#get(url);
     const hash = createHash('sha256');
     let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        onBytes(chunk.length);
-        done(null, chunk);
-      },
+    await this.#watched('download', async (dog) => {
+      const answer = await this.#get(url, dog);
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          dog.progress(chunk.length);
+          onBytes(chunk.length);
+          done(null, chunk);
+        },
+      });
+      try {
+        await pipeline(Readable.from(answer.body, { objectMode: false }), meter, createWriteStream(dest));
+      } catch (err) {
+        throw networkProblem('download', err);
+      }
     });
-    try {
-      await pipeline(Readable.from(answer.body, { objectMode: false }), meter, createWriteStream(dest));
-    } catch (err) {
-      throw networkProblem('download', err);
-    }
     const actual = hash.digest('hex');
     if (actual !== expect.sha256 || size !== expect.size) {
       throw new ArtifactIntegrityError(`downloaded artifact does not match its digest (got ${size} bytes, sha256 ${actual.slice(0, 12)}…; expected ${expect.size} bytes, ${expect.sha256.slice(0, 12)}…)`);
@@ -199,14 +195,18 @@ export class RemoteClient {
    * sees them. For small artifacts: the caller restores straight from the verified bytes.
    */
   async fetchBytes(url: string, expect: { sha256: string; size: number }, onBytes: (n: number) => void): Promise<Buffer> {
-    const answer = await this.#get(url);
-    let bytes: Buffer | null;
-    try {
-      // Never buffer more than was announced: a longer body is a mismatch, known already.
-      bytes = await answer.readAll(expect.size, onBytes);
-    } catch (err) {
-      throw networkProblem('download', err);
-    }
+    const bytes = await this.#watched('download', async (dog) => {
+      const answer = await this.#get(url, dog);
+      try {
+        // Never buffer more than was announced: a longer body is a mismatch, known already.
+        return await answer.readAll(expect.size, (n) => {
+          dog.progress(n);
+          onBytes(n);
+        });
+      } catch (err) {
+        throw networkProblem('download', err);
+      }
+    });
     const actual = bytes ? createHash('sha256').update(bytes).digest('hex') : 'longer than announced';
     if (!bytes || actual !== expect.sha256 || bytes.length !== expect.size) {
       const got = bytes ? String(bytes.length) : `more than ${expect.size}`;
@@ -226,19 +226,32 @@ export class RemoteClient {
     range?: { start: number; end: number },
   ): Promise<{ status: 'stored' | 'skipped'; etag: string | null }> {
     const blob = await openAsBlob(file);
-    const body = range ? blob.slice(range.start, range.end) : blob;
-    let res: Response;
-    try {
-      res = await this.#fetch(url, { method: 'PUT', headers, body, signal: AbortSignal.timeout(TRANSFER_TIMEOUT_MS) });
-    } catch (err) {
-      throw networkProblem('upload', err);
-    }
-    if (res.status === 412) {
+    const slice = range ? blob.slice(range.start, range.end) : blob;
+    return this.#watched('upload', async (dog) => {
+      // Streamed through a meter, so the watchdog sees the bytes leave (a Blob body is opaque);
+      // the length is the signed one (the store refuses any other).
+      const body = slice.stream().pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            dog.progress(chunk.length);
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+      const sized = Object.keys(headers).some((h) => h.toLowerCase() === 'content-length') ? headers : { ...headers, 'content-length': String(slice.size) };
+      let res: Response;
+      try {
+        res = await this.#fetch(url, { method: 'PUT', headers: sized, body, duplex: 'half', signal: dog.signal });
+      } catch (err) {
+        throw networkProblem('upload', err);
+      }
+      if (res.status === 412) {
+        await res.body?.cancel();
+        return { status: 'skipped', etag: null };
+      }
+      if (!res.ok) throw await httpProblem('upload', res);
       await res.body?.cancel();
-      return { status: 'skipped', etag: null };
-    }
-    if (!res.ok) throw await httpProblem('upload', res);
-    await res.body?.cancel();
-    return { status: 'stored', etag: res.headers.get('etag') };
+      return { status: 'stored', etag: res.headers.get('etag') };
+    });
   }
 }

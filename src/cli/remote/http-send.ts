@@ -9,7 +9,9 @@ export interface HttpRequest {
   headers: Record<string, string>;
   body?: string;
   /** The whole exchange, body included, must end within this; then it fails as timed out. */
-  timeoutMs: number;
+  timeoutMs?: number;
+  /** Aborts the exchange, body included (transfers: a TransferWatchdog decides). */
+  signal?: AbortSignal;
 }
 
 export interface HttpAnswer {
@@ -30,11 +32,12 @@ export type HttpSend = (req: HttpRequest) => Promise<HttpAnswer>;
 /** The transport over an injected `fetch` (tests fake it; it works anywhere fetch does). */
 export function fetchSend(fetchFn: typeof fetch): HttpSend {
   return async (req) => {
+    const signals = [...(req.timeoutMs === undefined ? [] : [AbortSignal.timeout(req.timeoutMs)]), ...(req.signal ? [req.signal] : [])];
     const res = await fetchFn(req.url, {
       method: req.method,
       headers: req.headers,
       ...(req.body === undefined ? {} : { body: req.body }),
-      signal: AbortSignal.timeout(req.timeoutMs),
+      ...(signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }),
     });
     const body: AsyncIterable<Uint8Array> = (res.body as WebReadableStream<Uint8Array> | null) ?? (async function* () {})();
     const discard = (): void => void res.body?.cancel().catch(() => undefined);
@@ -90,17 +93,26 @@ export function nodeHttpSend(): HttpSend {
     const headers: Record<string, string | number> = { ...req.headers };
     if (req.body !== undefined) headers['content-length'] = Buffer.byteLength(req.body);
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      if (onAbort) req.signal?.removeEventListener('abort', onAbort);
+    };
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const r = request(url, { method: req.method, headers, agent }, resolve);
       // A plain timer: an AbortSignal.timeout per request costs more than the request's parsing.
-      timer = setTimeout(() => r.destroy(timedOut()), req.timeoutMs).unref();
+      if (req.timeoutMs !== undefined) timer = setTimeout(() => r.destroy(timedOut()), req.timeoutMs).unref();
+      // Destroying the request ends its response too (mid-body: an error, never a short body).
+      onAbort = () => r.destroy(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+      if (req.signal?.aborted) onAbort();
+      else req.signal?.addEventListener('abort', onAbort, { once: true });
       r.on('error', (err) => {
-        clearTimeout(timer);
+        done();
         reject(err);
       });
       r.end(req.body);
     });
-    res.once('close', () => clearTimeout(timer));
+    res.once('close', done);
     return {
       status: res.statusCode ?? 0,
       header: (name) => {

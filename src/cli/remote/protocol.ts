@@ -1,13 +1,76 @@
-/** Wire types of the gateway API (docs/api.md), as the CLI uses them. */
+/**
+ * Wire shapes of the gateway API (docs/api.md), as the CLI uses them. Every answer is checked
+ * with these schemas before it is used: a gateway (or anything posing as one) that answers
+ * `{"results":[null]}`, a numeric sha256 or `multipart.parts: null` makes the remote
+ * unavailable for the run (one warning), never an unexpected error.
+ */
+import { z } from 'zod';
 
-export interface Capabilities {
-  driver: string;
-  integrity: 'sha256' | 'md5';
-  conditional_writes: boolean;
-  multipart_threshold: number;
-  max_artifact_size: number;
-  presign_ttl: number;
-}
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+const httpUrl = z.string().refine((value) => {
+  try {
+    const { protocol } = new URL(value);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL');
+const byteCount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const headers = z.record(z.string(), z.string());
+
+export const capabilitiesSchema = z.object({
+  driver: z.string(),
+  integrity: z.enum(['sha256', 'md5']),
+  conditional_writes: z.boolean(),
+  multipart_threshold: byteCount,
+  max_artifact_size: byteCount,
+  presign_ttl: z.number().nonnegative(),
+});
+
+const foundSchema = z.object({
+  status: z.literal('found'),
+  url: httpUrl,
+  expires_at: z.string().optional(),
+  size: byteCount,
+  sha256: z.string().regex(SHA256_HEX, 'must be a lowercase hex SHA-256'),
+});
+
+const multipartPartSchema = z.object({
+  part_number: z.number().int().min(1).max(10_000),
+  url: httpUrl,
+  method: z.string(),
+  headers,
+});
+
+const uploadNeededSchema = z
+  .object({
+    status: z.literal('upload_needed'),
+    expires_at: z.string().optional(),
+    url: httpUrl.optional(),
+    method: z.string().optional(),
+    headers: headers.optional(),
+    multipart: z.object({ upload_id: z.string().min(1), parts: z.array(multipartPartSchema).min(1) }).optional(),
+  })
+  .refine((a) => a.multipart !== undefined || (a.url !== undefined && a.headers !== undefined), 'needs a url and headers, or multipart');
+
+export const negotiateAnswerSchema = z.discriminatedUnion('status', [
+  foundSchema,
+  z.object({ status: z.literal('missing') }),
+  uploadNeededSchema,
+  z.object({ status: z.literal('skipped') }),
+  z.object({ status: z.literal('error'), code: z.string(), message: z.string() }),
+]);
+
+export const batchAnswerSchema = z.object({ results: z.array(negotiateAnswerSchema) });
+
+export const completeAnswerSchema = z.object({ status: z.string() });
+
+export type Capabilities = z.infer<typeof capabilitiesSchema>;
+export type FoundAnswer = z.infer<typeof foundSchema>;
+export type MultipartPart = z.infer<typeof multipartPartSchema>;
+export type UploadNeededAnswer = z.infer<typeof uploadNeededSchema>;
+export type NegotiateAnswer = z.infer<typeof negotiateAnswerSchema>;
 
 export interface DownloadRequest {
   hash: string;
@@ -26,37 +89,6 @@ export interface UploadRequest {
 }
 
 export type NegotiateRequest = DownloadRequest | UploadRequest;
-
-export interface FoundAnswer {
-  status: 'found';
-  url: string;
-  expires_at: string;
-  size: number;
-  sha256: string;
-}
-
-export interface MultipartPart {
-  part_number: number;
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-}
-
-export interface UploadNeededAnswer {
-  status: 'upload_needed';
-  expires_at: string;
-  url?: string;
-  method?: string;
-  headers?: Record<string, string>;
-  multipart?: { upload_id: string; parts: MultipartPart[] };
-}
-
-export type NegotiateAnswer =
-  | FoundAnswer
-  | { status: 'missing' }
-  | UploadNeededAnswer
-  | { status: 'skipped' }
-  | { status: 'error'; code: string; message: string };
 
 /** Largest batch the gateway accepts in one request. */
 export const MAX_BATCH = 1000;

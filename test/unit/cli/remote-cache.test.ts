@@ -26,6 +26,8 @@ function fakeFetch(handler: Handler): { fetch: typeof fetch; calls: Call[] } {
     let bytes: number | undefined;
     if (typeof init?.body === 'string') body = JSON.parse(init.body);
     else if (init?.body instanceof Blob) bytes = (await init.body.arrayBuffer()).byteLength;
+    // Uploads stream through a meter (the stall watchdog counts what leaves).
+    else if (init?.body instanceof ReadableStream) bytes = (await new Response(init.body).arrayBuffer()).byteLength;
     const call: Call = { method: init?.method ?? 'GET', url: input.toString(), headers, body, ...(bytes === undefined ? {} : { bytes }) };
     calls.push(call);
     return handler(call);
@@ -67,7 +69,7 @@ describe('remote cache', () => {
   it('negotiates tasks that are ready together in one batch, with the bearer token', async () => {
     const { remote, calls } = cache(({ body }) => {
       const items = (body as { items: Array<{ hash: string }> }).items;
-      return json(200, { results: items.map((i) => (i.hash === 'k2' ? { status: 'found', url: 'http://store/k2', expires_at: '', size: 1, sha256: 'x' } : { status: 'missing' })) });
+      return json(200, { results: items.map((i) => (i.hash === 'k2' ? { status: 'found', url: 'http://store/k2', expires_at: '', size: 1, sha256: 'a'.repeat(64) } : { status: 'missing' })) });
     });
     const found = await remote.lookup(['k1', 'k2', 'k3']);
     expect(calls).toHaveLength(1);
