@@ -115,6 +115,8 @@ if (!canMount) console.warn('storage-full-disk: skipped, mounting a tmpfs needs 
         method: 'POST',
         headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ hash, upload_id: mp.upload_id, parts: etags }),
+        // A complete that cannot write must say so, not hang.
+        signal: AbortSignal.timeout(10_000),
       });
     await expectFull(await complete());
     expect(await staged()).toEqual([]);

@@ -13,6 +13,9 @@ import { getBytes, postJson, putBytes, type JsonResponse } from '../helpers/http
  */
 const ROUNDS = 4;
 const PARALLEL = 8;
+/** The smallest part but the last (S3's rule, kept by the gateway on every driver). */
+const MIN_PART = 5 * 1024 * 1024;
+const STAGGER_MS = 3;
 
 interface Upload {
   readonly uploadId: string;
@@ -32,19 +35,43 @@ describe.each<DriverKind>(['local', 's3'])('concurrent multipart completes (%s d
 
   const negotiate = (body: unknown) => postJson(`${gw.url}/v1/negotiate`, body, gw.token);
 
-  /** Starts a one-part upload of `body` under `hash` and uploads its part (not completed). */
-  async function prepare(hash: string, body: TestArtifact): Promise<Upload> {
-    const r = await negotiate({ hash, action: 'upload', size: body.size, sha256: body.sha256, parts: [{ size: body.size, md5: body.md5 }] });
+  /**
+   * Starts an upload of `body` under `hash` in parts of at most `partSize` bytes and uploads every
+   * part (not completed).
+   */
+  async function prepare(hash: string, body: TestArtifact, partSize = body.size): Promise<Upload> {
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < body.size; at += partSize) chunks.push(body.body.subarray(at, at + partSize));
+    const declared = chunks.map((c) => ({ size: c.length, md5: createHash('md5').update(c).digest('base64') }));
+    const r = await negotiate({ hash, action: 'upload', size: body.size, sha256: body.sha256, parts: declared });
     expect(r.body.status).toBe('upload_needed');
     const mp = r.body.multipart as { upload_id: string; parts: { part_number: number; url: string; headers: Record<string, string> }[] };
-    const part = mp.parts[0]!;
-    const res = await putBytes(part.url, body.body, part.headers);
-    expect(res.status).toBe(200);
-    return { uploadId: mp.upload_id, body, parts: [{ part_number: part.part_number, etag: res.headers.get('etag')! }] };
+    const parts = await Promise.all(
+      mp.parts.map(async (p, i) => {
+        const res = await putBytes(p.url, chunks[i]!, p.headers);
+        expect(res.status).toBe(200);
+        return { part_number: p.part_number, etag: res.headers.get('etag')! };
+      }),
+    );
+    return { uploadId: mp.upload_id, body, parts };
   }
 
   const complete = (hash: string, u: Upload): Promise<JsonResponse> =>
     postJson(`${gw.url}/v1/uploads/complete`, { hash, upload_id: u.uploadId, parts: u.parts }, gw.token);
+
+  /**
+   * Runs the calls concurrently, round 0 all at once and each later round with its starts spread
+   * `round * STAGGER_MS` apart: the completes then overlap at different stages (one publishing
+   * while another is still copying parts), which is where the interleavings differ.
+   */
+  async function staggered(round: number, calls: (() => Promise<JsonResponse>)[]): Promise<JsonResponse[]> {
+    const started: Promise<JsonResponse>[] = [];
+    for (const call of calls) {
+      started.push(call());
+      if (round > 0) await new Promise((r) => setTimeout(r, round * STAGGER_MS));
+    }
+    return Promise.all(started);
+  }
 
   /** Exactly one completer stored; every other one was told the key exists or the upload is gone. */
   function expectOneWinner(answers: JsonResponse[]): JsonResponse {
@@ -70,9 +97,10 @@ describe.each<DriverKind>(['local', 's3'])('concurrent multipart completes (%s d
   it(`${PARALLEL} parallel completes of one upload, ${ROUNDS} rounds`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const hash = uniqueHash(`same-${round}-`);
-      const body = artifact(randomBytes(64 * 1024));
-      const upload = await prepare(hash, body);
-      const answers = await Promise.all(Array.from({ length: PARALLEL }, () => complete(hash, upload)));
+      // Two parts: a complete still copying the first must not find the second deleted by the winner.
+      const body = artifact(randomBytes(MIN_PART + 64 * 1024));
+      const upload = await prepare(hash, body, MIN_PART);
+      const answers = await staggered(round, Array.from({ length: PARALLEL }, () => () => complete(hash, upload)));
       const winner = expectOneWinner(answers);
       expect(winner.body).toEqual({ status: 'stored', size: body.size, sha256: body.sha256 });
       await expectReadable(hash, winner, [body]);
@@ -84,7 +112,7 @@ describe.each<DriverKind>(['local', 's3'])('concurrent multipart completes (%s d
       const hash = uniqueHash(`mixed-${round}-`);
       const bodies = Array.from({ length: PARALLEL / 2 }, (_, i) => artifact(Buffer.concat([Buffer.from(`writer ${i} `), randomBytes(32 * 1024)])));
       const uploads = await Promise.all(bodies.map((b) => prepare(hash, b)));
-      const answers = await Promise.all([...uploads, ...uploads].map((u) => complete(hash, u)));
+      const answers = await staggered(round, [...uploads, ...uploads].map((u) => () => complete(hash, u)));
       const winner = expectOneWinner(answers);
       await expectReadable(hash, winner, bodies);
     }

@@ -84,8 +84,9 @@ describe('S3 metadata a client adds to its own upload (Ceph RGW)', () => {
     });
     expect(res.status).toBe(200);
     const got = await downloadInA(hash);
-    expect(got.answer).toMatchObject({ status: 'found', size: mine.size, sha256: mine.sha256 });
+    expect(got.bytes?.equals(single.body.body)).toBe(false);
     expect(got.answer.url as string).not.toContain('/b/');
+    expect(got.answer).toMatchObject({ status: 'found', size: mine.size, sha256: mine.sha256 });
     expect(got.bytes?.equals(mine.body)).toBe(true);
   });
 
