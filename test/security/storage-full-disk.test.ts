@@ -95,6 +95,21 @@ if (!canMount) console.warn('storage-full-disk: skipped, mounting a tmpfs needs 
     await expectStored(hash, a);
   });
 
+  it('a part that does not fit: 507, no partial part kept, the part accepted once room is back', async () => {
+    const part = randomBytes(6 * MiB);
+    const whole = artifact(part);
+    const hash = uniqueHash('full-part');
+    const offer = await negotiate({ hash, action: 'upload', size: whole.size, sha256: whole.sha256, parts: [{ size: part.length, md5: whole.md5 }] });
+    const p = (offer.body.multipart as { parts: { url: string; headers: Record<string, string> }[] }).parts[0]!;
+    await fillUpTo(2 * MiB);
+    await expectFull(await fetch(p.url, { method: 'PUT', body: part, headers: p.headers }));
+    const files = await readdir(join(gw.localRoot, 'uploads'), { recursive: true });
+    expect(files.filter((f) => /part-/.test(f))).toEqual([]);
+    expect(await readyz()).toBe(503);
+    await recover();
+    expect((await putBytes(p.url, part, p.headers)).status).toBe(200);
+  });
+
   it('a multipart complete that does not fit: 507, the upload kept, completed once room is back', async () => {
     const parts = [randomBytes(6 * MiB), randomBytes(1 * MiB)];
     const whole = artifact(Buffer.concat(parts));
