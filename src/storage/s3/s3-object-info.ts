@@ -9,6 +9,8 @@ export type StoredObject =
   | { readonly kind: 'artifact'; readonly info: ArtifactInfo }
   | { readonly kind: 'pointer'; readonly uploadId: string; readonly createdAt: string };
 
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 /** Pointer metadata naming the multipart upload whose blob holds the bytes. */
 export const POINTER_UPLOAD_META = 'upload-id';
 
@@ -54,6 +56,9 @@ export function readStoredObject(key: string, headers: IncomingHttpHeaders): Sto
     // An object under our prefix without our metadata was not written through Velocity.
     throw new StorageUnavailableError(`${key}: object lacks velocity metadata`);
   }
+  // A zero-length object that is no pointer must be the empty artifact (e.g. a pointer written
+  // before pointers named their upload): anything else would answer a digest its bytes cannot match.
+  if (length === 0 && sha256 !== EMPTY_SHA256) throw new StorageUnavailableError(`${key}: empty object with a digest that is not the empty one`);
   return { kind: 'artifact', info: { size: length, sha256, createdAt, meta: callerMeta(headers) } };
 }
 
