@@ -83,37 +83,31 @@ describe('build requests cannot stall the gateway (issue 9, item 5)', () => {
     await gw?.close();
   });
 
-  async function post(body: string): Promise<{ status: number; code: unknown; cpuMs: number }> {
+  async function post(body: string): Promise<{ status: number; cpuMs: number }> {
     const before = process.cpuUsage();
     const res = await fetch(`${gw.url}/v1/builds`, {
       method: 'POST',
       headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json' },
       body,
     });
-    const answer = (await res.json()) as { code?: unknown };
+    await res.arrayBuffer();
     const used = process.cpuUsage(before);
-    return { status: res.status, code: answer.code, cpuMs: (used.user + used.system) / 1000 };
+    return { status: res.status, cpuMs: (used.user + used.system) / 1000 };
   }
 
   it.each(CASES)('%s: answered within 50 ms of CPU', async (_name, body, status = 400) => {
     expect(Buffer.byteLength(body)).toBeLessThanOrEqual(BODY_LIMIT);
-    // Best of three: a garbage collection or a compilation can land on any one request.
+    // Best of three: a garbage collection or a compilation can land on any one request. One run
+    // ten times over budget is no such accident (the quadratic patterns took seconds): stop there.
     const runs = [];
-    for (let i = 0; i < 3; i++) runs.push(await post(body));
+    for (let i = 0; i < 3; i++) {
+      runs.push(await post(body));
+      expect(runs[i]?.cpuMs).toBeLessThan(CPU_BUDGET_MS * 10);
+    }
     const best = Math.min(...runs.map((r) => r.cpuMs));
     if (process.env.VC_TEST_VERBOSE) process.stdout.write(`${_name}: ${best.toFixed(1)} ms CPU\n`);
     // Refused as invalid; the valid one reaches the store and finds no builder.
     expect(runs.map((r) => r.status)).toEqual([status, status, status]);
     expect(best).toBeLessThan(CPU_BUDGET_MS);
-  }, 600_000);
-
-  it('healthz answers while the worst body is being refused', async () => {
-    const worst = CASES[0]?.[1] as string;
-    const pending = post(worst);
-    const started = performance.now();
-    const health = await fetch(`${gw.url}/healthz`);
-    expect(health.status).toBe(200);
-    expect(performance.now() - started).toBeLessThan(500);
-    expect((await pending).status).toBe(400);
   }, 600_000);
 });

@@ -82,8 +82,16 @@ describe('builds across two gateway replicas (Redis + RGW)', () => {
     expect(velox.calls).toHaveLength(1);
 
     // The binary carries the Velox cache metadata.
-    const info = await a.gateway.driver.head({ namespace: 'builds', hash: String(hit.body.hash) });
-    expect(info?.meta).toMatchObject({ 'rr-version': 'v2025.1.2', platform: 'linux/amd64', 'build-key': hit.body.hash });
+    const info = await a.gateway.driver.head(a.runtime.service.ref(String(hit.body.hash)));
+    expect(info?.meta).toMatchObject({
+      'rr-version': 'v2025.1.2',
+      platform: 'linux/amd64',
+      'build-key': hit.body.hash,
+      builder: 'velox',
+      'requested-by': 'static:1',
+      'built-by': expect.stringMatching(/^velocity-gateway@/) as unknown,
+    });
+    expect(hit.body.build).toMatchObject({ requested_by: 'static:1', builder: 'velox', rr_version: 'v2025.1.2' });
     expect(Number(info?.meta?.['build-duration-ms'])).toBeGreaterThanOrEqual(1400);
   });
 
