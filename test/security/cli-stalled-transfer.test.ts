@@ -107,7 +107,7 @@ describe('stalled transfers give up on the remote instead of stalling the run', 
       expect(r.code).toBe(0);
       expect(r.summary.tasks[0]?.status).toBe('miss');
       expect(r.warnings).toHaveLength(1);
-      expect(r.warnings[0]).toMatch(/remote cache unavailable, continuing without it: download too slow: .* bytes\/s over the last 30 s/);
+      expect(r.warnings[0]).toMatch(/remote cache unavailable, continuing without it: download too slow: .* bytes\/s over the last 3\d s/);
       expect(await readFile(join(r.dir, 'runs.log'), 'utf8')).toBe('ran\n');
       // 30 s of the CLI's clock is half a second here; the old rule waited 10 minutes.
       expect(r.ms).toBeLessThan(10_000);

@@ -94,7 +94,7 @@ describe('tasks see only the environment their key covers', () => {
 
   it('passes the safe set and pass_through_env (global, per task, prefixes) without keying on them', async () => {
     const dir = await repo();
-    const env = { ...base(), SEC_GLOBAL_PT: 'g', SEC_TASK_PT: 't', SEC_PREFIX_ONE: 'p', UNRELATED: 'u', LANG: 'C.UTF-8', TERM: 'dumb' };
+    const env: Record<string, string> = { ...base(), SEC_GLOBAL_PT: 'g', SEC_TASK_PT: 't', SEC_PREFIX_ONE: 'p', UNRELATED: 'u', LANG: 'C.UTF-8', TERM: 'dumb' };
     const run = await runCli(['run', 'test', '--json'], { cwd: dir, env });
     expect(run.code).toBe(0);
     const got = await seen(dir);
