@@ -70,6 +70,12 @@ export const buildsConfigSchema = z
     lockDuration: int(1000, 3_600_000).default(30_000),
     /** Lines of build output kept and shown with a build's status. */
     logsTail: int(1, 10_000).default(50),
+    /**
+     * Port of `velocity-worker`'s own HTTP server (`/healthz`, `/readyz`, `/metrics`), on VC_HOST.
+     * 0 takes any free port (logged), as VC_PORT does; there is no "off": a worker nobody can
+     * probe or scrape loses its build metrics.
+     */
+    workerPort: int(0, 65535).default(9091),
     /** Reverse-proxied application whose `X-Velox-Build` answers are intercepted. */
     upstreamUrl: z.string().url().optional(),
   })
@@ -100,6 +106,7 @@ export const BUILD_ENV_PATHS: Readonly<Record<string, string>> = {
   VC_BUILD_LOCK_DURATION: 'builds.lockDuration',
   VC_BUILD_LOGS_TAIL: 'builds.logsTail',
   VC_UPSTREAM_URL: 'builds.upstreamUrl',
+  VC_WORKER_PORT: 'builds.workerPort',
 };
 
 /** Which builder the configuration selects; `none` serves hits only. */

@@ -4,11 +4,13 @@ import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logging/create-logger.js';
 import { createMetrics } from '../metrics/create-metrics.js';
+import { scrapeAuth } from '../metrics/scrape-auth.js';
 import { createStorageDriver } from '../storage/create-storage-driver.js';
 import { NO_BUILDER_MESSAGE, createBuilderFactory } from './builders/create-builder.js';
 import { builderKind } from './config.js';
 import { createBuildQueue } from './create-builds.js';
 import { startBuildWorker, workerIdentity } from './worker.js';
+import { startWorkerHttp } from './worker-http.js';
 
 /**
  * `velocity-worker`: takes builds from the BullMQ queue on `VC_REDIS_URL`, builds with Velox or
@@ -31,7 +33,7 @@ export async function workerMain(env: NodeJS.ProcessEnv): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel, name: 'velocity-worker' });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ program: 'velocity-worker' });
   const driver = createStorageDriver(config.storage, { baseUrl: () => config.publicUrl ?? '' });
   await driver.init(AbortSignal.timeout(config.storage.s3.timeout * 1000));
   const queue = createBuildQueue(config.builds, logger);
@@ -51,15 +53,36 @@ export async function workerMain(env: NodeJS.ProcessEnv): Promise<void> {
     metrics,
     identity: workerIdentity('velocity-worker'),
   });
+  let draining = false;
+  const redisTimeoutMs = Math.round(config.builds.redisTimeout * 1000);
+  const http = await startWorkerHttp(
+    {
+      registry: metrics.registry,
+      auth: scrapeAuth(config.metrics.token),
+      checks: [
+        { name: 'redis', check: (signal) => queue.ping(signal) },
+        // Start-up refuses a worker without one; the check states it for whoever reads /readyz.
+        { name: 'builder', check: () => (builderKind(config.builds) === 'none' ? Promise.reject(new Error(NO_BUILDER_MESSAGE)) : Promise.resolve()) },
+      ],
+      draining: () => draining,
+      logger,
+      checkTimeoutMs: redisTimeoutMs,
+    },
+    { host: config.host, port: config.builds.workerPort },
+  );
   logger.info(
-    { concurrency: config.builds.concurrency, builder: builderKind(config.builds), storage: driver.name },
+    { concurrency: config.builds.concurrency, builder: builderKind(config.builds), storage: driver.name, port: http.port },
     'velocity-worker taking builds',
   );
 
   exitAfterDrain(
     logger,
     async () => {
+      // /readyz turns 503 at once; /metrics keeps answering until the running builds are done,
+      // so the last scrape before exit still counts them.
+      draining = true;
       await worker.drain();
+      await http.close();
       await queue.close();
       await driver.close();
     },

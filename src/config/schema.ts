@@ -99,6 +99,15 @@ export const configSchema = z.strictObject({
       maxArtifactSize: int(1, 5 * 1024 ** 4).default(10 * 1024 ** 3),
     })
     .prefault({}),
+  metrics: z
+    .strictObject({
+      /**
+       * Bearer token `/metrics` requires (gateway and worker) when set; compared in constant time.
+       * Separate from the client tokens so a scraper never holds cache or build access.
+       */
+      token: z.string().min(16, 'must be at least 16 characters').optional(),
+    })
+    .prefault({}),
   builds: buildsConfigSchema,
 });
 
@@ -151,5 +160,6 @@ export const ENV_PATHS: Readonly<Record<string, string>> = {
   VC_MULTIPART_THRESHOLD: 'cache.multipartThreshold',
   VC_MULTIPART_PART_SIZE: 'cache.multipartPartSize',
   VC_MAX_ARTIFACT_SIZE: 'cache.maxArtifactSize',
+  VC_METRICS_TOKEN: 'metrics.token',
   ...BUILD_ENV_PATHS,
 };

@@ -8,6 +8,7 @@ import { Negotiator } from '../cache/negotiator.js';
 import { RecentMisses } from '../cache/recent-misses.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../metrics/create-metrics.js';
+import { scrapeAuth } from '../metrics/scrape-auth.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { LocalDriver } from '../storage/local/local-driver.js';
 import { authenticate } from './authenticate.js';
@@ -79,7 +80,7 @@ export function createApp(deps: AppDeps): App {
   const router = new Router<GatewayState>();
   router.get('/healthz', healthzRoute());
   router.get('/readyz', readyzRoute([storageReadiness(driver), ...(deps.readiness ?? [])], deps.draining ?? (() => false)));
-  router.get('/metrics', metricsRoute(metrics.registry));
+  router.get('/metrics', metricsRoute(metrics.registry, scrapeAuth(config.metrics.token)));
   router.get('/v1/capabilities', capabilitiesRoute(driver, {
     presignTtl: config.presignTtl,
     multipartThreshold: config.cache.multipartThreshold,

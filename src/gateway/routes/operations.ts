@@ -1,5 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Registry } from 'prom-client';
+import { UnauthorizedError } from '../../errors.js';
+import { scrapeAuth, type ScrapeAuth } from '../../metrics/scrape-auth.js';
 import type { StorageDriver } from '../../storage/driver.js';
 import type { GatewayState } from '../state.js';
 
@@ -44,8 +46,12 @@ export function storageReadiness(driver: StorageDriver): ReadinessCheck {
   return { name: 'storage', check: (signal) => driver.ping(signal) };
 }
 
-export function metricsRoute(registry: Registry): Middleware<GatewayState> {
+/** GET /metrics: the registry in Prometheus text format, behind VC_METRICS_TOKEN when one is set. */
+export function metricsRoute(registry: Registry, auth: ScrapeAuth = scrapeAuth(undefined)): Middleware<GatewayState> {
   return async (ctx) => {
+    if (!auth.allows(ctx.get('authorization') || undefined)) {
+      throw new UnauthorizedError('/metrics needs the metrics token (VC_METRICS_TOKEN) as a bearer token');
+    }
     ctx.set('Content-Type', registry.contentType);
     ctx.body = await registry.metrics();
   };
