@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { Pool } from 'undici';
 import { artifact, uniqueHash } from '../helpers/artifacts.js';
+import { freePort } from '../helpers/builds-security.js';
 import { fuzzRequests, type FuzzContext, type FuzzRequest } from '../helpers/fuzz-requests.js';
 import { postJson, putBytes } from '../helpers/http.js';
 
@@ -21,17 +21,6 @@ const TOKEN = 'fuzz-token-0123456789abcdef';
 const SECRET = 'fuzz-jwt-secret-0123456789abcdef0123456789';
 const COUNT = Number(process.env.VC_FUZZ_COUNT ?? 10_000);
 const SEED = Number(process.env.VC_FUZZ_SEED ?? 20261129);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

@@ -132,7 +132,9 @@ describe('SIGTERM with busy keep-alive connections', () => {
     const perSocket = new Map<Socket, number>();
     for (const a of draining) perSocket.set(a.socket, (perSocket.get(a.socket) ?? 0) + 1);
     expect(Math.max(0, ...perSocket.values())).toBeLessThanOrEqual(1);
-    expect(draining.length).toBeGreaterThan(0);
+    // How many loops meet a draining answer depends on timing (a loop whose connection sat idle for
+    // the 100 ms sweep under a loaded machine finds it closed and ends on ECONNREFUSED instead), so
+    // the count is not asserted; the requests in flight above always meet one.
     // Nothing is reset: a loop ends only when, told to close, it opens a new connection and the
     // listener is gone.
     expect(loopErrors).toEqual(loopErrors.map(() => 'ECONNREFUSED'));
