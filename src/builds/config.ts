@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, flag, int, list } from '../config/zod-fields.js';
+import { duration, flag, httpUrl, int, list, urlWithScheme } from '../config/zod-fields.js';
 
 /**
  * Build settings (queue, worker, builders). Merged into the main config schema under `builds`;
@@ -9,7 +9,7 @@ import { duration, flag, int, list } from '../config/zod-fields.js';
 export const buildsConfigSchema = z
   .strictObject({
     /** BullMQ on this Redis when set; the in-process queue otherwise. */
-    redisUrl: z.string().url().optional(),
+    redisUrl: urlWithScheme('redis', 'rediss').optional(),
     /**
      * Seconds (or `500ms`, `2s`) one queue call may take (a Redis command, a connect, a whole queue
      * operation of the gateway) before it counts as an outage: 503 `queue_unavailable`, `/readyz`
@@ -22,7 +22,7 @@ export const buildsConfigSchema = z
       .regex(/^[A-Za-z0-9_:-]{1,64}$/)
       .default('velocity'),
     /** Velox server base URL (`velox` builder). */
-    veloxUrl: z.string().url().optional(),
+    veloxUrl: httpUrl.optional(),
     /** Shell command that builds a binary (`command` builder); see docs/builds.md. */
     command: z.string().min(1).optional(),
     /**
@@ -77,7 +77,7 @@ export const buildsConfigSchema = z
      */
     workerPort: int(0, 65535).default(9091),
     /** Reverse-proxied application whose `X-Velox-Build` answers are intercepted. */
-    upstreamUrl: z.string().url().optional(),
+    upstreamUrl: httpUrl.optional(),
   })
   .prefault({});
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { BUILD_ENV_PATHS, buildsConfigSchema } from '../builds/config.js';
-import { duration, flag, int, list } from './zod-fields.js';
+import { byteSize, duration, flag, httpUrl, int, list } from './zod-fields.js';
 
-const url = z.string().url();
+const url = httpUrl;
 
 export const configSchema = z.strictObject({
   port: int(0, 65535).default(8080),
@@ -23,7 +23,7 @@ export const configSchema = z.strictObject({
           /** Secret for the local driver's signed URLs; generated per process when unset. */
           signingSecret: z.string().min(32).optional(),
           /** Below this many free bytes on the local root, /readyz reports the store not ready. */
-          minFreeBytes: int(0, Number.MAX_SAFE_INTEGER).default(16 * 1024 * 1024),
+          minFreeBytes: byteSize(0, Number.MAX_SAFE_INTEGER).default(16 * 1024 * 1024),
         })
         .prefault({}),
       s3: z
@@ -67,7 +67,7 @@ export const configSchema = z.strictObject({
       requestTimeout: duration(0, 7 * 86_400).default(3600),
       /** Streamed uploads (local driver) must move at least `uploadMinRate` bytes/s over every window of this length. */
       uploadRateWindow: duration(0.1, 600).default(30),
-      uploadMinRate: int(1, 1024 ** 3).default(16 * 1024),
+      uploadMinRate: byteSize(1, 1024 ** 3).default(16 * 1024),
       /** Open connections per process; more are refused at once. */
       maxConnections: int(1, 1_000_000).default(4096),
     })
@@ -92,11 +92,11 @@ export const configSchema = z.strictObject({
       /** How long a miss spares the upload negotiation's store HEAD (seconds; 0 disables). */
       recentMissTtl: int(0, 86_400).default(900),
       /** Uploads at or above this size use multipart (bytes). */
-      multipartThreshold: int(5 * 1024 * 1024, 5 * 1024 ** 4).default(64 * 1024 * 1024),
+      multipartThreshold: byteSize(5 * 1024 * 1024, 5 * 1024 ** 4).default(64 * 1024 * 1024),
       /** Part size recommended to clients for multipart uploads (bytes). */
-      multipartPartSize: int(5 * 1024 * 1024, 5 * 1024 ** 3).default(16 * 1024 * 1024),
+      multipartPartSize: byteSize(5 * 1024 * 1024, 5 * 1024 ** 3).default(16 * 1024 * 1024),
       /** Largest artifact accepted (bytes). */
-      maxArtifactSize: int(1, 5 * 1024 ** 4).default(10 * 1024 ** 3),
+      maxArtifactSize: byteSize(1, 5 * 1024 ** 4).default(10 * 1024 ** 3),
     })
     .prefault({}),
   metrics: z

@@ -141,4 +141,36 @@ describe('loadConfig', () => {
       /^http\.headersTimeout \(VC_HEADERS_TIMEOUT\): must not exceed http\.requestTimeout/m,
     );
   });
+  it('reads sizes as operators write them: 64MiB, 10GiB, 5GB or plain bytes', async () => {
+    const c = await loadConfig({
+      env: { VC_MULTIPART_THRESHOLD: '64MiB', VC_MULTIPART_PART_SIZE: '8388608', VC_MAX_ARTIFACT_SIZE: '1.5 GiB', VC_UPLOAD_MIN_RATE: '16KiB' },
+    });
+    expect(c.cache.multipartThreshold).toBe(64 * 1024 ** 2);
+    expect(c.cache.multipartPartSize).toBe(8 * 1024 ** 2);
+    expect(c.cache.maxArtifactSize).toBe(1.5 * 1024 ** 3);
+    expect(c.http.uploadMinRate).toBe(16 * 1024);
+    const file = await yamlFile('cache:\n  maxArtifactSize: 5GB\n');
+    expect((await loadConfig({ env: {}, configFile: file })).cache.maxArtifactSize).toBe(5e9);
+    const listed = await problems({ VC_MULTIPART_PART_SIZE: '1MiB', VC_MAX_ARTIFACT_SIZE: 'ten gigs' });
+    expect(listed.join('\n')).toMatch(/cache\.multipartPartSize.*VC_MULTIPART_PART_SIZE.*at least 5MiB/);
+    expect(listed.join('\n')).toMatch(/cache\.maxArtifactSize.*VC_MAX_ARTIFACT_SIZE.*must be a size such as 64MiB/);
+  });
+
+  it('rejects URLs written without their scheme, naming each variable', async () => {
+    const listed = await problems({
+      VC_S3_ENDPOINT: 'minio:9000',
+      VC_PUBLIC_URL: 'gateway.example.com',
+      VC_JWKS_URL: 'ftp://issuer.example.com/jwks',
+      VC_REDIS_URL: 'localhost:6379',
+      VC_VELOX_URL: 'velox:9000',
+      VC_S3_BUCKET: 'bkt',
+    });
+    const text = listed.join('\n');
+    for (const name of ['VC_S3_ENDPOINT', 'VC_PUBLIC_URL', 'VC_JWKS_URL', 'VC_REDIS_URL', 'VC_VELOX_URL']) expect(text).toContain(name);
+    expect(text).toMatch(/must be a URL starting with http:\/\/ or https:\/\//);
+    expect(text).toMatch(/must be a URL starting with redis:\/\/ or rediss:\/\//);
+    const ok = await loadConfig({ env: { VC_S3_ENDPOINT: 'http://minio:9000', VC_REDIS_URL: 'redis://redis:6379', VC_S3_BUCKET: 'bkt' } });
+    expect(ok.storage.s3.endpoint).toBe('http://minio:9000');
+    expect(ok.builds.redisUrl).toBe('redis://redis:6379');
+  });
 });
