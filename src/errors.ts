@@ -7,10 +7,19 @@ export class VelocityError extends Error {
   readonly code: string;
   readonly expose: boolean;
   readonly headers: Readonly<Record<string, string>>;
+  private readonly publicMessage: string | undefined;
 
   constructor(
     message: string,
-    opts: { status: number; code: string; expose?: boolean; headers?: Record<string, string>; cause?: unknown },
+    opts: {
+      status: number;
+      code: string;
+      expose?: boolean;
+      headers?: Record<string, string>;
+      cause?: unknown;
+      /** What clients are told instead of `message`, which goes to the logs only. */
+      publicMessage?: string;
+    },
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
@@ -18,6 +27,15 @@ export class VelocityError extends Error {
     this.code = opts.code;
     this.expose = opts.expose ?? opts.status < 500;
     this.headers = opts.headers ?? {};
+    this.publicMessage = opts.publicMessage;
+  }
+
+  /**
+   * The message a client may see. Errors about a backend name its address, bucket or object keys
+   * in `message` for the operator; the client gets a sentence without them.
+   */
+  get clientMessage(): string {
+    return this.publicMessage ?? (this.expose ? this.message : 'internal error');
   }
 }
 
@@ -63,13 +81,14 @@ export class ClientClosedRequestError extends VelocityError {
 
 /** The store (or another backend) cannot answer now: a 503, never a cache miss. */
 export class ServiceUnavailableError extends VelocityError {
-  constructor(message: string, opts: { retryAfterSeconds?: number; code?: string; cause?: unknown } = {}) {
+  constructor(message: string, opts: { retryAfterSeconds?: number; code?: string; cause?: unknown; publicMessage?: string } = {}) {
     super(message, {
       status: 503,
       code: opts.code ?? 'unavailable',
       expose: true,
       headers: { 'Retry-After': String(opts.retryAfterSeconds ?? 5) },
       cause: opts.cause,
+      ...(opts.publicMessage === undefined ? {} : { publicMessage: opts.publicMessage }),
     });
   }
 }

@@ -248,6 +248,6 @@ function resolve(signal: SignalSource | undefined): AbortSignal | undefined {
 }
 
 function itemError(err: unknown): BatchItemAnswer {
-  if (err instanceof VelocityError) return { status: 'error', code: err.code, message: err.message };
+  if (err instanceof VelocityError) return { status: 'error', code: err.code, message: err.clientMessage };
   return { status: 'error', code: 'internal', message: 'internal error' };
 }

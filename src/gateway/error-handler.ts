@@ -12,17 +12,22 @@ interface HttpLikeError {
 
 /**
  * The error boundary's answer (called by the one outer middleware, request-context.ts): known
- * errors become their status and `{code, message}`; unknown ones a 500 with a generic body. 4xx
- * are logged at warn, 5xx at error (with the cause).
+ * errors become their status and `{code, message}` (the client's message: no store addresses or
+ * keys); unknown ones a 500 with a generic body. Each failed request is logged once, here: 4xx at
+ * warn, 5xx at error (with the stack only for the unexpected ones).
  */
 export function respondWithError(ctx: ParameterizedContext<GatewayState>, err: unknown): void {
   const { status, code, message, headers } = describe(err);
   ctx.status = status;
   ctx.set(headers);
   ctx.body = { code, message };
-  if (err instanceof ClientClosedRequestError) ctx.state.log.debug({ code, status }, 'client went away');
-  else if (status >= 500) ctx.state.log.error({ err, code, status }, 'request failed');
-  else ctx.state.log.warn({ code, status, message }, 'request rejected');
+  const where = { method: ctx.method, path: ctx.path, status, code };
+  ctx.state.logged = true;
+  if (err instanceof ClientClosedRequestError) ctx.state.log.debug(where, 'client went away');
+  // An outage is one line with its cause's message: its stack says nothing the message does not.
+  else if (status === 503 || status === 507) ctx.state.log.error({ ...where, err: (err as Error).message }, 'request failed');
+  else if (status >= 500) ctx.state.log.error({ ...where, err }, 'request failed');
+  else ctx.state.log.warn({ ...where, message }, 'request rejected');
 }
 
 /** A 404 with our error shape for requests no route took. */
@@ -36,7 +41,7 @@ function describe(err: unknown): { status: number; code: string; message: string
     return {
       status: err.status,
       code: err.code,
-      message: err.expose ? err.message : 'internal error',
+      message: err.clientMessage,
       headers: { ...err.headers },
     };
   }

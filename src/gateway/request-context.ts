@@ -46,7 +46,8 @@ export function requestContext(logger: Logger, metrics: Metrics, draining: () =>
       // Route patterns, not paths: a bounded label set.
       const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
       count(route, STATUS_CLASS[Math.floor(ctx.status / 100)] ?? 'other');
-      if (debug || ctx.status >= 500) {
+      // A failed request is logged once, where it failed; this is the access log of the rest.
+      if (!state.logged && (debug || ctx.status >= 500)) {
         state.log[ctx.status >= 500 ? 'error' : 'debug'](
           { method: ctx.method, path: ctx.path, status: ctx.status, ...(debug ? { ms: Math.round(performance.now() - started) } : {}) },
           'request',

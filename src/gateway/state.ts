@@ -11,6 +11,8 @@ export interface GatewayState {
   principal?: Principal;
   /** Aborted when the client goes away, so store calls stop with it. */
   readonly signal: AbortSignal;
+  /** Set by whoever logged this request's failure, so the access log does not log it twice. */
+  logged?: boolean;
 }
 
 /**
@@ -20,6 +22,7 @@ export interface GatewayState {
  */
 export class RequestState implements GatewayState {
   principal?: Principal;
+  logged?: boolean;
   private childLog: Logger | undefined;
   private controller: AbortController | undefined;
 

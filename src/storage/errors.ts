@@ -3,7 +3,12 @@ import { ServiceUnavailableError, VelocityError } from '../errors.js';
 /** The store could not give a clear answer (network, 5xx, 403, timeout). Never a cache miss. */
 export class StorageUnavailableError extends ServiceUnavailableError {
   constructor(message: string, cause?: unknown) {
-    super(`storage unavailable: ${message}`, { code: 'storage_unavailable', retryAfterSeconds: 5, cause });
+    super(`storage unavailable: ${message}`, {
+      code: 'storage_unavailable',
+      retryAfterSeconds: 5,
+      cause,
+      publicMessage: 'storage unavailable: the object store cannot answer right now; retry later',
+    });
   }
 }
 
@@ -45,6 +50,7 @@ export class StorageFullError extends VelocityError {
       expose: true,
       headers: { 'Retry-After': '60' },
       cause,
+      publicMessage: 'storage full: the store has no room for this write; retry later',
     });
   }
 }

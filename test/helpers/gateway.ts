@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { startGateway as start, type RunningGateway, type StartOptions } from '../../src/gateway/start-gateway.js';
 
@@ -20,6 +20,8 @@ export interface TestGatewayOptions {
   readonly localRoot?: string;
   readonly now?: () => number;
   readonly extend?: StartOptions['extend'];
+  /** Where the gateway logs (silent when omitted). */
+  readonly logger?: Logger;
 }
 
 export interface TestGateway {
@@ -79,7 +81,7 @@ export async function startGateway(opts: TestGatewayOptions): Promise<TestGatewa
   const config = testConfig(raw);
   const gateway = await start({
     config,
-    logger: pino({ level: 'silent' }),
+    logger: opts.logger ?? pino({ level: 'silent' }),
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.extend ? { extend: opts.extend } : {}),
   });

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Registry } from 'prom-client';
-import { UnauthorizedError } from '../../errors.js';
+import { UnauthorizedError, VelocityError } from '../../errors.js';
 import { scrapeAuth, type ScrapeAuth } from '../../metrics/scrape-auth.js';
 import type { StorageDriver } from '../../storage/driver.js';
 import type { GatewayState } from '../state.js';
@@ -31,13 +31,18 @@ export function readyzRoute(checks: readonly ReadinessCheck[], draining: () => b
           await c.check(signal);
           return [c.name, 'ok'] as const;
         } catch (err) {
-          return [c.name, (err as Error).message] as const;
+          // /readyz is unauthenticated: the detail (store address, bucket) goes to the log only.
+          ctx.state.log.warn({ check: c.name, err: (err as Error).message }, 'not ready');
+          return [c.name, err instanceof VelocityError ? err.clientMessage : 'unavailable'] as const;
         }
       }),
     );
     const ok = results.every(([, r]) => r === 'ok');
     ctx.status = ok ? 200 : 503;
-    if (!ok) ctx.set('Retry-After', '5');
+    if (!ok) {
+      ctx.state.logged = true;
+      ctx.set('Retry-After', '5');
+    }
     ctx.body = { status: ok ? 'ready' : 'unavailable', checks: Object.fromEntries(results) };
   };
 }
