@@ -128,7 +128,7 @@ export class RemoteClient {
       // No overall deadline: a big artifact may take long; the watchdog stops stalls.
       answer = await this.#send({ method: 'GET', url, headers: {}, signal: dog.signal });
     } catch (err) {
-      throw networkProblem('download', err);
+      throw networkProblem('download', err, { url, gateway: this.url });
     }
     if (!ok(answer.status)) throw await answerProblem('download', answer);
     return answer;
@@ -243,7 +243,7 @@ export class RemoteClient {
       try {
         res = await this.#fetch(url, { method: 'PUT', headers: sized, body, duplex: 'half', signal: dog.signal });
       } catch (err) {
-        throw networkProblem('upload', err);
+        throw networkProblem('upload', err, { url, gateway: this.url });
       }
       if (res.status === 412) {
         await res.body?.cancel();

@@ -45,9 +45,30 @@ export const ok = (status: number): boolean => status >= 200 && status < 300;
 
 export const NOT_A_GATEWAY = 'the gateway answered something this CLI cannot use: check that remote.url points at a velocity gateway of a matching version';
 
-export function networkProblem(what: string, err: unknown): RemoteUnavailableError {
+/**
+ * A request that got no answer. `presigned` is the store URL handed out by the gateway, when that
+ * is what failed: its host is not remote.url's, and saying "check remote.url" would send the user
+ * the wrong way (a compose setup handing out `localhost:9000` to a CI machine elsewhere, say).
+ * Only the origin is named: the query string is a credential.
+ */
+export function networkProblem(what: string, err: unknown, presigned?: { url: string; gateway: string }): RemoteUnavailableError {
   const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
   // fetch wraps the socket error in `cause`; node:http throws it as is.
   const reason = e.name === 'TimeoutError' || e.name === 'AbortError' ? 'timed out' : (e.cause?.code ?? e.cause?.message ?? e.code ?? e.message);
+  const store = presigned ? originOf(presigned.url) : undefined;
+  if (store && store !== originOf(presigned?.gateway ?? '')) {
+    return new RemoteUnavailableError(`${what} from the object store at ${store}: ${reason}`, {
+      hint: `the gateway hands out URLs naming ${store}, which this machine cannot reach: set VC_S3_PUBLIC_ENDPOINT on the gateway to the store's address as CI reaches it`,
+      cause: err,
+    });
+  }
   return new RemoteUnavailableError(`${what}: ${reason}`, { hint: 'check remote.url and that the gateway is reachable from here', cause: err });
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
 }
