@@ -1,18 +1,30 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, VelocityError } from '../errors.js';
+import { packageVersion } from '../metrics/package-version.js';
 import { EXIT, TaskFailedError } from './errors.js';
 import type { CliIo } from './io.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+const CLI_ENV_HELP = `
+Environment (docs/cli.md, "Environment"):
+  VELOCITY_CACHE_DIR     local cache folder (default .velocity/cache)
+  VELOCITY_DEBUG_TIMING  print when each phase finished
+  CI                     set: no progress bars
+  and every variable velocity.yml's remote section names (e.g. \${VELOCITY_TOKEN})
+`;
 
 function buildProgram(io: CliIo, state: { verbose: boolean }): Command {
   const program = new Command('velocity')
     .description('A cached task runner for monorepos, backed by a velocity gateway.')
     .option('--cwd <dir>', 'run as if started in <dir>')
     .option('--verbose', 'show stack traces for errors')
+    .version(packageVersion(), '-V, --version')
+    .addHelpText('after', CLI_ENV_HELP)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stderr.write(s), writeErr: (s) => io.stderr.write(s) })
+    // Asked-for output (help, version) on stdout, where `velocity --help | less` finds it.
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError(false)
     .allowExcessArguments(false);
   program.hook('preAction', (cmd) => {

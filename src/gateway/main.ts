@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
+import { envVariablesHelp } from '../config/env-help.js';
 import { loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logging/create-logger.js';
+import { packageVersion } from '../metrics/package-version.js';
 import { buildsExtension } from './build-extension.js';
 import { exitAfterDrain } from '../process-signals.js';
 import { startGateway } from './start-gateway.js';
@@ -33,7 +35,9 @@ function ensureAuth(config: Config, stderr: NodeJS.WritableStream): Config {
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const program = new Command('velocity-gateway')
     .description('Velocity gateway: negotiates content hashes and hands out presigned URLs')
+    .version(packageVersion(), '-V, --version')
     .option('-c, --config <file>', 'YAML config file (environment variables override it; also VC_CONFIG)')
+    .addHelpText('after', envVariablesHelp())
     .parse([...argv]);
   const opts = program.opts<{ config?: string }>();
 

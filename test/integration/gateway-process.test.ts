@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Router } from '@koa/router';
 import { artifact, uniqueHash } from '../helpers/artifacts.js';
 import { startGateway } from '../helpers/gateway.js';
 import { getBytes, postJson, putBytes } from '../helpers/http.js';
+import { ENV_PATHS } from '../../src/config/schema.js';
 import type { GatewayState } from '../../src/gateway/state.js';
 
 const BIN = join(process.cwd(), 'dist', 'bin', 'velocity-gateway.js');
@@ -67,6 +68,19 @@ describe('velocity-gateway as a process', () => {
     expect(logs).not.toContain(token!);
     expect(logs).not.toMatch(/sig=|X-Amz-Signature/);
     expect(p.stderr().split(token!).length - 1).toBe(1);
+  });
+
+  it('answers --help on stdout with every VC_ variable it reads, and --version', async () => {
+    const help = run({}, ['--help']);
+    procs.push(help);
+    expect(await help.exited).toBe(0);
+    expect(help.stdout()).toMatch(/^Usage: velocity-gateway /);
+    for (const [name, path] of Object.entries(ENV_PATHS)) expect(help.stdout()).toMatch(new RegExp(`\\b${name}\\s+${path.replace(/\./g, '\\.')}\\n`));
+    const version = run({}, ['--version']);
+    procs.push(version);
+    expect(await version.exited).toBe(0);
+    const pkg = JSON.parse(await readFile(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
+    expect(version.stdout().trim()).toBe(pkg.version);
   });
 
   it('refuses to start on invalid configuration, listing every problem', async () => {

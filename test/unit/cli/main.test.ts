@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gitdir, monorepoFiles, removeGitdirs } from '../../fixtures/cli/monorepo.js';
 import { runCli } from '../../integration/cli/run-cli.js';
@@ -39,6 +39,16 @@ describe('the CLI error boundary', () => {
     expect((await runCli(['run'], { cwd: dir })).code).toBe(2);
     expect((await runCli(['frobnicate'], { cwd: dir })).code).toBe(2);
     expect((await runCli(['--help'], { cwd: dir })).code).toBe(0);
+  });
+
+  it('prints help and its version on stdout', async () => {
+    const dir = await gitdir({ 'package.json': '{}' });
+    const help = await runCli(['--help'], { cwd: dir });
+    expect(help.stdout).toMatch(/^Usage: velocity /);
+    expect(help.stdout).toContain('VELOCITY_CACHE_DIR');
+    const { version } = JSON.parse(await readFile(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
+    const v = await runCli(['--version'], { cwd: dir });
+    expect([v.code, v.stdout.trim()]).toEqual([0, version]);
   });
 
   it('shows the stack trace only with --verbose', async () => {
