@@ -4,6 +4,7 @@ import { type Principal, requireScope } from '../auth/principal.js';
 import { NotFoundError, ServiceUnavailableError, VelocityError } from '../errors.js';
 import type { Metrics } from '../metrics/create-metrics.js';
 import type { ArtifactRef, StorageDriver } from '../storage/driver.js';
+import { presignDownload } from '../storage/presign-download.js';
 import { buildArtifactRef } from './build-artifact.js';
 import { buildFacts, type BuildFacts } from './build-metadata.js';
 import { parseBuildRequest } from './build-request-schema.js';
@@ -209,9 +210,10 @@ export class BuildService {
 
   private async lookupOnce(key: string): Promise<FoundAnswer | null> {
     const ref = this.ref(key);
-    const info = await this.deps.driver.head(ref);
-    if (!info) return null;
-    const presigned = await this.deps.driver.presignDownload(ref, this.deps.presignTtl, info);
+    const handle = await this.deps.driver.head(ref);
+    if (!handle) return null;
+    const presigned = await presignDownload(this.deps.driver, handle, this.deps.presignTtl);
+    const { info } = handle;
     return {
       status: 'found',
       hash: key,

@@ -63,7 +63,7 @@ export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
 
     // Stored already (a worker that died between its upload and reporting it): nothing to build.
     if (!job.data.forceRebuild) {
-      const info = await driver.head(ref, job.signal).catch(() => null);
+      const info = (await driver.head(ref, job.signal).catch(() => null))?.info;
       if (info) {
         log.info('artifact already stored; build skipped');
         count('success');
@@ -151,7 +151,7 @@ export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
     };
     let stored: BuildResult['stored'];
     try {
-      stored = await driver.put(intent, createReadStream(path), signal);
+      stored = await driver.write(intent, createReadStream(path), signal);
     } catch (err) {
       if (!(err instanceof ArtifactExistsError)) {
         if (signal.aborted) throw err;
@@ -161,7 +161,7 @@ export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
     }
     // First write wins: when somebody stored this key first, theirs is the artifact.
     if (stored === 'exists') {
-      const info = await driver.head(ref, signal);
+      const info = (await driver.head(ref, signal))?.info;
       if (info) return { size: info.size, sha256: info.sha256, stored, durationMs };
     }
     return { size: digest.size, sha256: digest.sha256, stored, durationMs };

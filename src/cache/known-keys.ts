@@ -1,23 +1,37 @@
 import { LRUCache } from 'lru-cache';
-import type { ArtifactInfo, ArtifactRef, PresignedRequest } from '../storage/driver.js';
+import type { ArtifactHandle, ArtifactInfo, ArtifactRef, PresignedRequest } from '../storage/driver.js';
 import { describeRef } from '../storage/object-keys.js';
 
 export interface KnownKey {
+  readonly handle: ArtifactHandle;
   readonly info: ArtifactInfo;
+  /** Epoch ms the store last said this key exists: the entry is trusted until `checkedAt + ttl`. */
+  readonly checkedAt: number;
   /** The last download URL handed out for this key, with its expiry pre-formatted. */
   download?: { readonly request: PresignedRequest; readonly expiresAtIso: string };
 }
 
+export interface KnownKeysOptions {
+  readonly max: number;
+  /** Milliseconds an entry is trusted before the store is asked again (VC_KNOWN_KEYS_TTL). */
+  readonly ttlMs: number;
+  readonly now?: () => number;
+}
+
 /**
- * L1: keys known to exist, with their metadata and the last download URL handed out. Artifacts are
- * immutable once written, so a positive entry can never go stale; only absence is never cached.
- * Bounded by entry count (LRU).
+ * L1: keys known to exist, with what `head()` returned and the last download URL handed out.
+ * Artifacts are immutable while they exist, but eviction and purges delete them: an entry is
+ * trusted for `ttlMs` after the store last confirmed it, then dropped, so no replica hands out a
+ * URL to a deleted artifact for longer than that (the replica that deletes forgets at once).
+ * Absence is never cached here. Bounded by entry count (LRU).
  */
 export class KnownKeys {
   private readonly lru: LRUCache<string, KnownKey> | undefined;
+  private readonly now: () => number;
 
-  constructor(max: number) {
-    this.lru = max > 0 ? new LRUCache<string, KnownKey>({ max }) : undefined;
+  constructor(private readonly opts: KnownKeysOptions) {
+    this.lru = opts.max > 0 ? new LRUCache<string, KnownKey>({ max: opts.max }) : undefined;
+    this.now = opts.now ?? Date.now;
   }
 
   private static id(ref: ArtifactRef): string {
@@ -25,22 +39,33 @@ export class KnownKeys {
   }
 
   get(ref: ArtifactRef): ArtifactInfo | undefined {
-    return this.lru?.get(KnownKeys.id(ref))?.info;
+    return this.entry(ref)?.info;
   }
 
-  /** The whole entry (info and last download URL) in one lookup: the hit path. */
+  /** The whole entry (handle, info and last download URL) in one lookup: the hit path. */
   entry(ref: ArtifactRef): KnownKey | undefined {
-    return this.lru?.get(KnownKeys.id(ref));
+    if (!this.lru) return undefined;
+    const id = KnownKeys.id(ref);
+    const entry = this.lru.get(id);
+    if (entry && this.now() - entry.checkedAt >= this.opts.ttlMs) {
+      this.lru.delete(id);
+      return undefined;
+    }
+    return entry;
   }
 
-  /** Remembers `info`; returns the entry to keep download URLs on (a detached one when disabled). */
-  remember(ref: ArtifactRef, info: ArtifactInfo): KnownKey {
-    const id = KnownKeys.id(ref);
-    const existing = this.lru?.get(id);
+  /** Remembers what `head()` found; returns the entry to keep download URLs on (a detached one when disabled). */
+  remember(handle: ArtifactHandle): KnownKey {
+    const existing = this.entry(handle.ref);
     if (existing) return existing;
-    const entry: KnownKey = { info };
-    this.lru?.set(id, entry);
+    const entry: KnownKey = { handle, info: handle.info, checkedAt: this.now() };
+    this.lru?.set(KnownKeys.id(handle.ref), entry);
     return entry;
+  }
+
+  /** The key was deleted here (eviction, purge): stop answering `found` for it at once. */
+  forget(ref: ArtifactRef): void {
+    this.lru?.delete(KnownKeys.id(ref));
   }
 
   get size(): number {

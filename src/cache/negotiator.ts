@@ -2,8 +2,10 @@ import { setMaxListeners } from 'node:events';
 import type { Metrics } from '../metrics/create-metrics.js';
 import { requireNamespace, requireScope, type Principal } from '../auth/principal.js';
 import { BadRequestError, PayloadTooLargeError, VelocityError } from '../errors.js';
-import type { ArtifactRef, StorageDriver } from '../storage/driver.js';
+import type { AccessRecorder } from '../lifecycle/access-counter.js';
+import type { ArtifactRef, MultipartFacet, StorageDriver } from '../storage/driver.js';
 import { StorageUnavailableError } from '../storage/errors.js';
+import { presignFacet } from '../storage/presign-download.js';
 import { DEFAULT_NAMESPACE } from '../storage/object-keys.js';
 import type { KnownKeys } from './known-keys.js';
 import type { RecentMisses } from './recent-misses.js';
@@ -34,6 +36,8 @@ export type BatchItemAnswer = NegotiateAnswer | { status: 'error'; code: string;
 export interface NegotiatorDeps {
   readonly driver: StorageDriver;
   readonly knownKeys: KnownKeys;
+  /** Counts every `found` (access statistics for eviction); one Map update, no I/O. */
+  readonly access?: AccessRecorder;
   /** Keys a download negotiation just found missing: the upload that follows skips the store HEAD. */
   readonly recentMisses?: RecentMisses;
   readonly metrics: Metrics;
@@ -111,14 +115,15 @@ export class Negotiator {
         this.deps.recentMisses?.note(ref);
         return { status: 'missing' };
       }
-      entry = this.deps.knownKeys.remember(ref, stored);
+      entry = this.deps.knownKeys.remember(stored);
     }
     this.hits[kind].inc();
+    this.deps.access?.hit(ref);
     // A URL is handed out again during the first half of its life: a signature saved per hit,
     // and every client still gets at least half the TTL.
     let dl = entry.download;
     if (!dl || dl.request.expiresAt.getTime() - this.now() < (this.deps.presignTtl * 1000) / 2) {
-      const request = await this.deps.driver.presignDownload(ref, this.deps.presignTtl, entry.info);
+      const request = await presignFacet(this.deps.driver).download(entry.handle, this.deps.presignTtl);
       dl = entry.download = { request, expiresAtIso: request.expiresAt.toISOString() };
     }
     const { info } = entry;
@@ -163,7 +168,7 @@ export class Negotiator {
     }
     const intent = { ref, size, sha256, md5: req.md5 };
     if (req.parts) {
-      const mp = await this.deps.driver.createMultipartUpload(intent, req.parts, this.deps.presignTtl, signal());
+      const mp = await this.multipart().create(intent, req.parts, this.deps.presignTtl, signal());
       return {
         status: 'upload_needed',
         expires_at: mp.expiresAt.toISOString(),
@@ -173,15 +178,15 @@ export class Negotiator {
         },
       };
     }
-    const put = await this.deps.driver.presignUpload(intent, this.deps.presignTtl);
+    const put = await presignFacet(this.deps.driver).upload(intent, this.deps.presignTtl);
     return { status: 'upload_needed', url: put.url, method: 'PUT', headers: { ...put.headers }, expires_at: put.expiresAt.toISOString() };
   }
 
   /** Saves the client a wasted upload; the store's conditional write is what actually decides. */
   private async exists(ref: ArtifactRef, signal?: AbortSignal): Promise<boolean> {
-    const info = await this.deps.driver.head(ref, signal);
-    if (info) this.deps.knownKeys.remember(ref, info);
-    return info !== null;
+    const handle = await this.deps.driver.head(ref, signal);
+    if (handle) this.deps.knownKeys.remember(handle);
+    return handle !== null;
   }
 
   /** Each item answered on its own: one bad item or one store error does not fail the batch. */
@@ -217,20 +222,26 @@ export class Negotiator {
   async complete(principal: Principal, req: CompleteRequest, signal?: AbortSignal): Promise<{ status: 'stored'; size: number; sha256: string } | { status: 'skipped' }> {
     const ref = this.writableRef(principal, req.namespace, req.hash);
     const parts = req.parts.map((p) => ({ partNumber: p.part_number, etag: p.etag }));
-    const result = await this.deps.driver.completeMultipartUpload(ref, req.upload_id, parts, signal);
+    const result = await this.multipart().complete(ref, req.upload_id, parts, signal);
     if (result === 'exists') {
       this.deps.metrics.uploadsSkipped.inc();
       return { status: 'skipped' };
     }
-    const info = await this.deps.driver.head(ref, signal);
-    if (!info) throw new StorageUnavailableError('completed upload is not visible yet');
-    this.deps.knownKeys.remember(ref, info);
-    return { status: 'stored', size: info.size, sha256: info.sha256 };
+    const handle = await this.deps.driver.head(ref, signal);
+    if (!handle) throw new StorageUnavailableError('completed upload is not visible yet');
+    this.deps.knownKeys.remember(handle);
+    return { status: 'stored', size: handle.info.size, sha256: handle.info.sha256 };
   }
 
   async abort(principal: Principal, req: AbortRequest, signal?: AbortSignal): Promise<void> {
     const ref = this.writableRef(principal, req.namespace, req.hash);
-    await this.deps.driver.abortMultipartUpload(ref, req.upload_id, signal);
+    await this.multipart().abort(ref, req.upload_id, signal);
+  }
+
+  private multipart(): MultipartFacet {
+    const facet = this.deps.driver.multipart;
+    if (!facet) throw new BadRequestError(`the ${this.deps.driver.name} store does not take uploads in parts`, 'multipart_unsupported');
+    return facet;
   }
 
   private writableRef(principal: Principal, namespace: string | undefined, hash: string): ArtifactRef {

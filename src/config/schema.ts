@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { BUILD_ENV_PATHS, buildsConfigSchema } from '../builds/config.js';
-import { byteSize, duration, flag, httpUrl, int, list } from './zod-fields.js';
+import { LIFECYCLE_ENV_PATHS, lifecycleConfigSchema } from '../lifecycle/lifecycle-config.js';
+import { STORAGE_ENV_PATHS, storageConfigSchema } from '../storage/storage-config.js';
+import { byteSize, duration, httpUrl, int, list } from './zod-fields.js';
 
 const url = httpUrl;
 
@@ -14,35 +16,7 @@ export const configSchema = z.strictObject({
   presignTtl: int(60, 7 * 24 * 3600).default(900),
   /** Seconds SIGTERM waits for in-flight requests before closing them. */
   shutdownGrace: int(0, 600).default(25),
-  storage: z
-    .strictObject({
-      driver: z.enum(['local', 's3']).default('local'),
-      local: z
-        .strictObject({
-          root: z.string().min(1).default('.velocity-data'),
-          /** Secret for the local driver's signed URLs; generated per process when unset. */
-          signingSecret: z.string().min(32).optional(),
-          /** Below this many free bytes on the local root, /readyz reports the store not ready. */
-          minFreeBytes: byteSize(0, Number.MAX_SAFE_INTEGER).default(16 * 1024 * 1024),
-        })
-        .prefault({}),
-      s3: z
-        .strictObject({
-          endpoint: url.optional(),
-          /** Endpoint clients reach the store at, when it differs from `endpoint` (presigned URLs name it). */
-          publicEndpoint: url.optional(),
-          region: z.string().min(1).default('us-east-1'),
-          bucket: z.string().min(3).max(63).optional(),
-          forcePathStyle: flag.default(false),
-          createBucket: flag.default(false),
-          integrity: z.enum(['sha256', 'md5']).default('sha256'),
-          conditionalWrites: flag.default(true),
-          /** Seconds a single store call may take before it counts as an outage. */
-          timeout: int(1, 300).default(10),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
+  storage: storageConfigSchema,
   auth: z
     .strictObject({
       tokens: list.default([]),
@@ -109,6 +83,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   builds: buildsConfigSchema,
+  lifecycle: lifecycleConfigSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -128,19 +103,7 @@ export const ENV_PATHS: Readonly<Record<string, string>> = {
   VC_LOG_LEVEL: 'logLevel',
   VC_PRESIGN_TTL: 'presignTtl',
   VC_SHUTDOWN_GRACE: 'shutdownGrace',
-  VC_STORAGE_DRIVER: 'storage.driver',
-  VC_LOCAL_ROOT: 'storage.local.root',
-  VC_LOCAL_SIGNING_SECRET: 'storage.local.signingSecret',
-  VC_LOCAL_MIN_FREE_BYTES: 'storage.local.minFreeBytes',
-  VC_S3_ENDPOINT: 'storage.s3.endpoint',
-  VC_S3_PUBLIC_ENDPOINT: 'storage.s3.publicEndpoint',
-  VC_S3_REGION: 'storage.s3.region',
-  VC_S3_BUCKET: 'storage.s3.bucket',
-  VC_S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',
-  VC_S3_CREATE_BUCKET: 'storage.s3.createBucket',
-  VC_S3_INTEGRITY: 'storage.s3.integrity',
-  VC_S3_CONDITIONAL_WRITES: 'storage.s3.conditionalWrites',
-  VC_S3_TIMEOUT: 'storage.s3.timeout',
+  ...STORAGE_ENV_PATHS,
   VC_AUTH_TOKEN: 'auth.tokens',
   VC_JWT_SECRET: 'auth.jwtSecret',
   VC_JWKS_URL: 'auth.jwksUrl',
@@ -162,4 +125,5 @@ export const ENV_PATHS: Readonly<Record<string, string>> = {
   VC_MAX_ARTIFACT_SIZE: 'cache.maxArtifactSize',
   VC_METRICS_TOKEN: 'metrics.token',
   ...BUILD_ENV_PATHS,
+  ...LIFECYCLE_ENV_PATHS,
 };

@@ -9,12 +9,14 @@ import { RecentMisses } from '../cache/recent-misses.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../metrics/create-metrics.js';
 import { scrapeAuth } from '../metrics/scrape-auth.js';
+import { AccessCounter } from '../lifecycle/access-counter.js';
+import { createLifecycle, type Lifecycle } from '../lifecycle/create-lifecycle.js';
 import type { StorageDriver } from '../storage/driver.js';
-import { LocalDriver } from '../storage/local/local-driver.js';
 import { authenticate } from './authenticate.js';
 import { requestContext } from './request-context.js';
 import { negotiateBatchRoute, negotiateRoute } from './routes/negotiate.js';
-import { localDownloadRoute, localPartRoute, localUploadRoute } from './routes/local-objects.js';
+import { adminRouter } from './routes/admin.js';
+import { isSelfServed, localDownloadRoute, localPartRoute, localUploadRoute } from './routes/local-objects.js';
 import {
   capabilitiesRoute,
   healthzRoute,
@@ -38,6 +40,8 @@ export interface AppDeps {
   readonly draining?: () => boolean;
   /** Routers mounted after the cache routes (e.g. builds); they get the authenticate middleware to use. */
   readonly extraRouters?: readonly ((auth: Koa.Middleware<GatewayState>) => Router<GatewayState>)[];
+  /** This replica's access counter, when others count into it too (the builds' store, see start-gateway.ts). */
+  readonly access?: AccessCounter;
   readonly now?: () => number;
 }
 
@@ -45,6 +49,9 @@ export interface App {
   readonly koa: Koa<GatewayState>;
   readonly negotiator: Negotiator;
   readonly knownKeys: KnownKeys;
+  readonly lifecycle: Lifecycle;
+  /** Stops the lifecycle's timers and flushes this replica's last access counts. */
+  close(): Promise<void>;
 }
 
 /**
@@ -58,10 +65,20 @@ export function isStreamedUpload(req: IncomingMessage): boolean {
 /** Wires the HTTP surface; holds no state of its own beyond bounded caches of immutable facts. */
 export function createApp(deps: AppDeps): App {
   const { config, metrics, driver } = deps;
-  const knownKeys = new KnownKeys(config.cache.knownKeys);
+  const knownKeys = new KnownKeys({ max: config.cache.knownKeys, ttlMs: config.lifecycle.knownKeysTtl * 1000, ...(deps.now ? { now: deps.now } : {}) });
+  const lifecycle = createLifecycle({
+    config,
+    store: driver,
+    registry: metrics.registry,
+    logger: deps.logger,
+    forget: (ref) => knownKeys.forget(ref),
+    access: deps.access ?? new AccessCounter(deps.now),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
   const negotiator = new Negotiator({
     driver,
     knownKeys,
+    access: lifecycle.access,
     recentMisses: new RecentMisses(config.cache.recentMisses, config.cache.recentMissTtl, deps.now),
     metrics,
     presignTtl: config.presignTtl,
@@ -91,7 +108,7 @@ export function createApp(deps: AppDeps): App {
   router.post('/v1/negotiate/batch', auth, negotiateBatchRoute(negotiator));
   router.post('/v1/uploads/complete', auth, completeUploadRoute(negotiator));
   router.post('/v1/uploads/abort', auth, abortUploadRoute(negotiator));
-  if (driver instanceof LocalDriver) {
+  if (isSelfServed(driver)) {
     // Authorised by the URL's signature, not a bearer token: the URL is the credential.
     router.get('/v1/local/:space/:namespace/:hash', localDownloadRoute(driver, metrics));
     router.head('/v1/local/:space/:namespace/:hash', localDownloadRoute(driver, metrics));
@@ -100,10 +117,14 @@ export function createApp(deps: AppDeps): App {
   }
   koa.use(router.routes());
   koa.use(router.allowedMethods());
+  const admin = adminRouter(lifecycle, auth);
+  koa.use(admin.routes());
+  koa.use(admin.allowedMethods());
   for (const mount of deps.extraRouters ?? []) {
     const extra = mount(auth);
     koa.use(extra.routes());
     koa.use(extra.allowedMethods());
   }
-  return { koa, negotiator, knownKeys };
+  lifecycle.start();
+  return { koa, negotiator, knownKeys, lifecycle, close: () => lifecycle.close() };
 }

@@ -3,6 +3,8 @@ import { Server as NetServer, type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
+import { AccessCounter } from '../lifecycle/access-counter.js';
+import { countingReads } from '../lifecycle/counting-store.js';
 import { createMetrics, type Metrics } from '../metrics/create-metrics.js';
 import { createStorageDriver } from '../storage/create-storage-driver.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -86,13 +88,16 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       ...(opts.now ? { now: opts.now } : {}),
     });
   let draining = false;
-  const extra = opts.extend ? await opts.extend({ driver, metrics, draining: () => draining }) : {};
+  // Build lookups count as hits for eviction: the builds get a store that counts its reads.
+  const access = new AccessCounter(opts.now);
+  const extra = opts.extend ? await opts.extend({ driver: countingReads(driver, access), metrics, draining: () => draining }) : {};
   const app = createApp({
     config,
     logger,
     metrics,
     driver,
     verifier,
+    access,
     draining: () => draining,
     ...(opts.now ? { now: opts.now } : {}),
     ...extra,
@@ -134,6 +139,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       server.close();
       slowClients.stop();
       await extra.close?.();
+      await app.close();
       await driver.close();
     },
   };

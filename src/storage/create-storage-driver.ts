@@ -1,4 +1,4 @@
-import type { StorageConfig } from '../config/schema.js';
+import type { StorageConfig } from './storage-config.js';
 import type { StorageDriver } from './driver.js';
 import { LocalDriver } from './local/local-driver.js';
 import { S3Driver } from './s3/s3-driver.js';

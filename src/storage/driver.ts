@@ -28,6 +28,44 @@ export interface ArtifactInfo {
   readonly meta?: Readonly<Record<string, string>>;
 }
 
+/**
+ * What `head()` found: the ref asked about and what is stored there. Opaque to callers: a driver
+ * may remember, by the handle's identity, where the bytes are (a multipart blob), so handing the
+ * handle back spares a second lookup. A handle the driver did not make (or one for another ref)
+ * is never trusted: the driver looks the ref up again.
+ */
+export interface ArtifactHandle {
+  readonly ref: ArtifactRef;
+  readonly info: ArtifactInfo;
+}
+
+/** One artifact as a listing sees it: enough to choose what to evict, and to delete it. */
+export interface ListedArtifact {
+  readonly ref: ArtifactRef;
+  /** Bytes of the artifact (for a multipart artifact, its blob's). */
+  readonly size: number;
+  /** Epoch ms the artifact was published. */
+  readonly createdAt: number;
+}
+
+export interface ListQuery {
+  readonly space: KeySpace;
+  /** Only this namespace; every namespace of the space when absent. */
+  readonly namespace?: string;
+  /** Only hashes starting with this (needs `namespace`). */
+  readonly prefix?: string;
+  /** From a previous page's `cursor`. */
+  readonly cursor?: string;
+  /** At most this many items (the driver may return fewer); default 1000. */
+  readonly limit?: number;
+}
+
+export interface ListPage {
+  readonly items: readonly ListedArtifact[];
+  /** Absent on the last page. */
+  readonly cursor?: string;
+}
+
 /** What a writer declares before the bytes move; the store enforces length and digest. */
 export interface UploadIntent {
   readonly ref: ArtifactRef;
@@ -83,59 +121,138 @@ export interface ArtifactStream {
 }
 
 export interface StorageCapabilities {
-  /** Clients can be sent straight to the store with presigned URLs. */
-  readonly presign: boolean;
   /** The store refuses a second writer (`If-None-Match: *`); without it, first-write-wins is best effort. */
   readonly conditionalWrites: boolean;
   /** Which digest the store checks on upload. */
   readonly digest: 'sha256' | 'md5';
-  readonly multipart: boolean;
 }
 
 /** The result of a write that went through the driver itself (worker uploads, local driver). */
 export type PutResult = 'created' | 'exists';
 
 /**
- * One interface for every store. Drivers throw only the neutral errors of storage/errors.ts:
- * `StorageUnavailableError` for anything that is not a clear answer (never "not found"),
- * `StorageFullError` when the store has no room,
- * `ArtifactExistsError` for a refused second writer, `IntegrityError` for a body that does not
- * match what was declared.
+ * The artifact store: one small sealed interface every driver implements, plus optional facets a
+ * driver declares by having them. Nothing outside `src/storage` knows a driver's internals; a
+ * caller that needs a facet checks that it is there (a store that cannot presign is streamed
+ * through the gateway; one without multipart refuses parts).
+ *
+ * Drivers throw only the neutral errors of storage/errors.ts: `StorageUnavailableError` for
+ * anything that is not a clear answer (never "not found"), `StorageFullError` when the store has
+ * no room, `ArtifactExistsError` for a refused second writer, `IntegrityError` for a body that
+ * does not match what was declared.
  */
 export interface StorageDriver {
-  readonly name: 'local' | 's3';
+  /** For logs and `/v1/capabilities` (`local`, `s3`, or a third driver's own name). */
+  readonly name: string;
   readonly capabilities: StorageCapabilities;
   /** `null` when the artifact does not exist. */
-  head(ref: ArtifactRef, signal?: AbortSignal): Promise<ArtifactInfo | null>;
+  head(ref: ArtifactRef, signal?: AbortSignal): Promise<ArtifactHandle | null>;
   /**
-   * A URL to the artifact's bytes. The driver decides where they are, from the ref alone (and, for
-   * artifacts stored in parts, what it checked at `head()`): no caller can name a location. Pass
-   * the `info` that `head()` returned for this very ref to spare a second store lookup; any other
-   * value is ignored. Throws `ArtifactNotFoundError` when the driver has to look and finds nothing.
+   * The bytes of what `head()` found (the handle's identity may spare a lookup; its fields are
+   * never trusted). Throws `ArtifactNotFoundError` when it is gone.
    */
-  presignDownload(ref: ArtifactRef, ttlSeconds: number, info?: ArtifactInfo, signal?: AbortSignal): Promise<PresignedRequest>;
-  presignUpload(intent: UploadIntent, ttlSeconds: number): Promise<PresignedRequest>;
-  createMultipartUpload(
-    intent: UploadIntent,
-    parts: readonly PartIntent[],
-    ttlSeconds: number,
-    signal?: AbortSignal,
-  ): Promise<MultipartUpload>;
-  /** Verifies every part, then makes the artifact visible; `exists` when another writer won. */
-  completeMultipartUpload(
-    ref: ArtifactRef,
-    uploadId: string,
-    parts: readonly CompletedPart[],
-    signal?: AbortSignal,
-  ): Promise<PutResult>;
-  abortMultipartUpload(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<void>;
-  /** Streams a body into the store with the same guarantees as a presigned upload. */
-  put(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<PutResult>;
-  /** Throws `ArtifactNotFoundError` when missing. */
-  get(ref: ArtifactRef, range?: ByteRange, signal?: AbortSignal): Promise<ArtifactStream>;
+  openRead(handle: ArtifactHandle, range?: ByteRange, signal?: AbortSignal): Promise<ArtifactStream>;
+  /**
+   * Streams a body into the store: length and digest checked, first write wins (`exists` when
+   * another writer got there first; nothing is ever overwritten).
+   */
+  write(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<PutResult>;
+  /**
+   * Deletes artifacts (and, for multipart artifacts, their blobs); missing ones are not an error.
+   * Targets a listing or `head()` returned spare a lookup each. Batched by the driver.
+   */
+  delete(targets: readonly { readonly ref: ArtifactRef }[], signal?: AbortSignal): Promise<void>;
+  /** Published artifacts of one key space, in key order; uploads in progress are never listed. */
+  list(query: ListQuery, signal?: AbortSignal): Promise<ListPage>;
   /** Prepares the store (folders; the bucket when configured to create it). Safe to call again. */
   init(signal?: AbortSignal): Promise<void>;
   /** Throws `StorageUnavailableError` when the store cannot answer. */
   ping(signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
+
+  /** Clients go straight to the store with signed URLs. */
+  readonly presign?: PresignFacet;
+  /** Large artifacts in parts, each part URL signed with its length and MD5. */
+  readonly multipart?: MultipartFacet;
+  /** The store's URLs point back to the gateway, which serves them (the local driver). */
+  readonly selfServed?: SelfServedFacet;
+  /** Small private documents (leases, access statistics) beside the artifacts. */
+  readonly records?: RecordsFacet;
+  /** Removes what writes leave behind: abandoned uploads, orphaned blobs, temporary files. */
+  readonly sweeper?: SweepFacet;
+}
+
+export interface PresignFacet {
+  /** A URL to the bytes `head()` found; the driver alone decides which object it names. */
+  download(handle: ArtifactHandle, ttlSeconds: number, signal?: AbortSignal): Promise<PresignedRequest>;
+  /** A URL that accepts exactly the declared bytes, once (`If-None-Match: *`). */
+  upload(intent: UploadIntent, ttlSeconds: number): Promise<PresignedRequest>;
+}
+
+export interface MultipartFacet {
+  create(intent: UploadIntent, parts: readonly PartIntent[], ttlSeconds: number, signal?: AbortSignal): Promise<MultipartUpload>;
+  /** Verifies every part, then makes the artifact visible; `exists` when another writer won. */
+  complete(ref: ArtifactRef, uploadId: string, parts: readonly CompletedPart[], signal?: AbortSignal): Promise<PutResult>;
+  abort(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** A part URL, checked: which upload and part it was signed for. */
+export interface SignedPart {
+  readonly ref: ArtifactRef;
+  readonly uploadId: string;
+  readonly partNumber: number;
+}
+
+/**
+ * For drivers whose signed URLs the gateway serves itself. Each check accepts exactly the
+ * parameters the driver signed for that kind of URL (else `SignedUrlRejectedError`, 403) and
+ * returns typed values; the gateway's routes never read the query themselves.
+ */
+export interface SelfServedFacet {
+  /** Checks a download URL (HEAD is checked against the GET URL, as with S3). */
+  verifyDownload(ref: ArtifactRef, query: URLSearchParams): void;
+  /** Checks an upload URL; the intent it returns is what the body must match (`write`). */
+  verifyUpload(ref: ArtifactRef, query: URLSearchParams): UploadIntent;
+  verifyPart(namespace: string, hash: string, uploadId: string, part: string, query: URLSearchParams): SignedPart;
+  /** Receives a checked part; returns its ETag (quoted hex MD5, as S3 does). */
+  receivePart(part: SignedPart, body: Readable, signal?: AbortSignal): Promise<string>;
+}
+
+/** Kinds of private documents; their keys are built in object-keys.ts (`system/<kind>/<name>`). */
+export type RecordKind = 'leases' | 'access';
+
+export interface RecordKey {
+  readonly kind: RecordKind;
+  /** Matches `RECORD_NAME_PATTERN` (object-keys.ts). */
+  readonly name: string;
+}
+
+export interface RecordsFacet {
+  /** True when this call created it; false when it existed (needs conditional writes to be exact). */
+  create(key: RecordKey, body: string, signal?: AbortSignal): Promise<boolean>;
+  /** `null` when absent. */
+  read(key: RecordKey, signal?: AbortSignal): Promise<string | null>;
+  /** Names of one kind, in key order. */
+  list(kind: RecordKind, signal?: AbortSignal): Promise<string[]>;
+  remove(keys: readonly RecordKey[], signal?: AbortSignal): Promise<void>;
+}
+
+export interface SweepOptions {
+  /** Epoch ms: only leftovers last touched before this are removed (younger ones may be in progress). */
+  readonly olderThan: number;
+  readonly dryRun: boolean;
+}
+
+export interface SweepReport {
+  /** Multipart uploads (and their manifests or part folders) abandoned before completing. */
+  readonly uploads: number;
+  /** Blobs no pointer names, and pointers whose blob is gone. */
+  readonly orphans: number;
+  /** Temporary files and folders of interrupted writes. */
+  readonly temporary: number;
+  readonly freedBytes: number;
+}
+
+export interface SweepFacet {
+  sweep(opts: SweepOptions, signal?: AbortSignal): Promise<SweepReport>;
 }

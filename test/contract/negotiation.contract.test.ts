@@ -166,11 +166,12 @@ describe.each<DriverKind>(['local', 's3'])('negotiation contract (%s driver)', (
     const a = artifact();
     // The gateway's shortest TTL is a minute; ask the driver for a one-second URL and outlive it.
     const ref = { namespace: 'default', hash };
-    const up = await gw.gateway.driver.presignUpload({ ref, size: a.size, sha256: a.sha256, md5: a.md5 }, 1);
+    const up = await gw.gateway.driver.presign!.upload({ ref, size: a.size, sha256: a.sha256, md5: a.md5 }, 1);
     // A download URL of a stored artifact (the S3 driver resolves where an artifact's bytes are).
     const stored = uniqueHash();
     await store(stored, a);
-    const down = await gw.gateway.driver.presignDownload({ namespace: 'default', hash: stored }, 1);
+    const handle = await gw.gateway.driver.head({ namespace: 'default', hash: stored });
+    const down = await gw.gateway.driver.presign!.download(handle!, 1);
     await new Promise((r) => setTimeout(r, 2100));
     expect((await putBytes(up.url, a.body, { ...up.headers })).status).toBe(403);
     expect((await getBytes(down.url)).status).toBe(403);
@@ -183,7 +184,7 @@ describe.each<DriverKind>(['local', 's3'])('negotiation contract (%s driver)', (
     clockOffset = -3 * 3600_000;
     try {
       // Signed "three hours ago" by a gateway whose clock is behind: already expired for the store.
-      const up = await gw.gateway.driver.presignUpload({ ref: { namespace: 'default', hash }, size: a.size, sha256: a.sha256, md5: a.md5 }, 900);
+      const up = await gw.gateway.driver.presign!.upload({ ref: { namespace: 'default', hash }, size: a.size, sha256: a.sha256, md5: a.md5 }, 900);
       expect(up.expiresAt.getTime()).toBeLessThan(REAL_NOW());
       clockOffset = 0;
       expect((await putBytes(up.url, a.body, { ...up.headers })).status).toBe(403);

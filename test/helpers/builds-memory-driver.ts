@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type {
+  ArtifactHandle,
   ArtifactInfo,
   ArtifactRef,
-  PresignedRequest,
+  ListPage,
+  PresignFacet,
   PutResult,
   StorageDriver,
   UploadIntent,
@@ -16,8 +18,8 @@ import { artifactKey } from '../../src/storage/object-keys.js';
  * (declared length and digest, first write wins). Integration tests use the real drivers.
  */
 export class MemoryDriver implements StorageDriver {
-  readonly name = 'local' as const;
-  readonly capabilities = { presign: true, conditionalWrites: true, digest: 'sha256', multipart: false } as const;
+  readonly name = 'memory';
+  readonly capabilities = { conditionalWrites: true, digest: 'sha256' } as const;
   readonly objects = new Map<string, { info: ArtifactInfo; body: Buffer }>();
   puts = 0;
   /** Set to make every call fail as an outage. */
@@ -32,22 +34,26 @@ export class MemoryDriver implements StorageDriver {
     if (this.down) throw new StorageUnavailableError('memory store is down');
   }
 
-  head(ref: ArtifactRef): Promise<ArtifactInfo | null> {
+  head(ref: ArtifactRef): Promise<ArtifactHandle | null> {
     this.check();
-    return Promise.resolve(this.objects.get(this.id(ref))?.info ?? null);
+    const stored = this.objects.get(this.id(ref));
+    return Promise.resolve(stored ? { ref, info: stored.info } : null);
   }
 
-  presignDownload(ref: ArtifactRef, ttlSeconds: number): Promise<PresignedRequest> {
-    this.check();
-    return Promise.resolve({
-      url: `memory://${this.id(ref)}`,
-      method: 'GET',
-      headers: {},
-      expiresAt: new Date(Date.now() + ttlSeconds * 1000),
-    });
-  }
+  readonly presign: PresignFacet = {
+    download: (handle, ttlSeconds) => {
+      this.check();
+      return Promise.resolve({
+        url: `memory://${this.id(handle.ref)}`,
+        method: 'GET',
+        headers: {},
+        expiresAt: new Date(Date.now() + ttlSeconds * 1000),
+      });
+    },
+    upload: () => Promise.reject(new Error('not used by builds')),
+  };
 
-  async put(intent: UploadIntent, body: Readable): Promise<PutResult> {
+  async write(intent: UploadIntent, body: Readable): Promise<PutResult> {
     this.check();
     this.puts++;
     const chunks: Buffer[] = [];
@@ -64,20 +70,15 @@ export class MemoryDriver implements StorageDriver {
     return 'created';
   }
 
-  presignUpload(): Promise<PresignedRequest> {
-    return Promise.reject(new Error('not used by builds'));
-  }
-  createMultipartUpload(): never {
+  openRead(): never {
     throw new Error('not used by builds');
   }
-  completeMultipartUpload(): never {
-    throw new Error('not used by builds');
+  delete(targets: readonly { readonly ref: ArtifactRef }[]): Promise<void> {
+    for (const t of targets) this.objects.delete(this.id(t.ref));
+    return Promise.resolve();
   }
-  abortMultipartUpload(): never {
-    throw new Error('not used by builds');
-  }
-  get(): never {
-    throw new Error('not used by builds');
+  list(): Promise<ListPage> {
+    return Promise.resolve({ items: [] });
   }
   init(): Promise<void> {
     return Promise.resolve();

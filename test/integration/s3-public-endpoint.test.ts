@@ -42,14 +42,14 @@ describe('S3 driver with a public endpoint (internal service name vs the address
   it('signs URLs for the public host, and checks existence through the internal endpoint', async () => {
     const ref = { namespace: 'default', hash: uniqueHash() };
     const a = artifact();
-    const put = await driver.presignUpload({ ref, size: a.size, sha256: a.sha256, md5: a.md5 }, 300);
+    const put = await driver.presign.upload({ ref, size: a.size, sha256: a.sha256, md5: a.md5 }, 300);
     expect(put.url.startsWith(`${publicEndpoint}/`)).toBe(true);
     expect(await driver.head(ref)).toBeNull();
     // The store accepts the signature when the request carries the public Host, as it will in production.
     expect(await viaHost(put.url, s3TestEnv().endpoint, 'PUT', { ...put.headers }, a.body)).toBe(200);
-    const info = await driver.head(ref);
-    expect(info).toMatchObject({ size: a.size, sha256: a.sha256 });
-    const get = await driver.presignDownload(ref, 300, info!);
+    const handle = await driver.head(ref);
+    expect(handle?.info).toMatchObject({ size: a.size, sha256: a.sha256 });
+    const get = await driver.presign.download(handle!, 300);
     expect(get.url.startsWith(`${publicEndpoint}/`)).toBe(true);
     expect(await viaHost(get.url, s3TestEnv().endpoint, 'GET', {})).toBe(200);
   });

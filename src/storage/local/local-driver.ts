@@ -5,25 +5,31 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { checkArtifactMeta, sha256HexToBase64 } from '../artifact-meta.js';
 import type {
+  ArtifactHandle,
   ArtifactInfo,
   ArtifactRef,
   ArtifactStream,
   ByteRange,
-  CompletedPart,
-  MultipartUpload,
-  PartIntent,
-  PresignedRequest,
+  ListPage,
+  ListQuery,
+  MultipartFacet,
+  PresignFacet,
   PutResult,
+  SelfServedFacet,
   StorageCapabilities,
   StorageDriver,
+  SweepFacet,
   UploadIntent,
 } from '../driver.js';
 import { ArtifactNotFoundError } from '../errors.js';
 import { describeRef } from '../object-keys.js';
 import { DiskSpace } from './local-disk-space.js';
 import { LocalFiles, ioError, metaFile } from './local-files.js';
+import { LocalListing } from './local-listing.js';
 import { LocalMultipart } from './local-multipart.js';
+import { LocalRecords } from './local-records.js';
 import { LocalSignedUrls } from './local-signed-urls.js';
+import { LocalSweeper } from './local-sweeper.js';
 import { LocalUrlSigner } from './local-url-signer.js';
 import { writeVerified } from './verifying-writer.js';
 
@@ -41,25 +47,61 @@ export const DEFAULT_MIN_FREE_BYTES = 16 * 1024 * 1024;
 
 /**
  * The embedded default: artifacts on local disk, served by the gateway itself through signed,
- * expiring, method-bound URLs (`/v1/local/...`), streamed in constant memory with Range support.
- * It refuses a second writer exactly as a conditional S3 PUT does.
+ * expiring, method-bound URLs (`/v1/local/...`, the self-served facet), streamed in constant
+ * memory with Range support. It refuses a second writer exactly as a conditional S3 PUT does.
  */
 export class LocalDriver implements StorageDriver {
-  readonly name = 'local' as const;
-  readonly capabilities: StorageCapabilities = { presign: true, conditionalWrites: true, digest: 'sha256', multipart: true };
-  /** Signs and checks the URLs the gateway's local routes serve. */
-  readonly urls: LocalSignedUrls;
+  readonly name = 'local';
+  readonly capabilities: StorageCapabilities = { conditionalWrites: true, digest: 'sha256' };
+  readonly presign: PresignFacet;
+  readonly multipart: MultipartFacet;
+  readonly selfServed: SelfServedFacet;
+  readonly records: LocalRecords;
+  readonly sweeper: SweepFacet;
   private readonly files: LocalFiles;
-  private readonly multipart: LocalMultipart;
+  private readonly listing: LocalListing;
   private readonly now: () => number;
 
   constructor(opts: LocalDriverOptions) {
     this.now = opts.now ?? Date.now;
     const secret = opts.signingSecret ? Buffer.from(opts.signingSecret) : randomBytes(32);
-    this.urls = new LocalSignedUrls(new LocalUrlSigner(secret, opts.baseUrl, this.now));
+    const urls = new LocalSignedUrls(new LocalUrlSigner(secret, opts.baseUrl, this.now));
     const disk = new DiskSpace(opts.root, opts.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES, this.now);
     this.files = new LocalFiles(opts.root, disk);
-    this.multipart = new LocalMultipart(this.files, this.urls, this.now);
+    this.listing = new LocalListing(this.files);
+    this.records = new LocalRecords(this.files);
+    const multipart = new LocalMultipart(this.files, urls, this.now);
+    this.multipart = {
+      create: (intent, parts, ttl) => multipart.create(intent, checkArtifactMeta(intent.meta), parts, ttl),
+      complete: (ref, uploadId, parts, signal) => multipart.complete(ref, uploadId, parts, signal),
+      abort: (ref, uploadId) => multipart.abort(ref, uploadId),
+    };
+    // The bytes are always at the artifact's own folder: nothing to resolve, no location to trust.
+    this.presign = {
+      download: (handle, ttl) => {
+        const { url, expiresAt } = urls.download(handle.ref, ttl);
+        return Promise.resolve({ url, method: 'GET', headers: {}, expiresAt });
+      },
+      upload: (intent, ttl) => {
+        const { url, expiresAt } = urls.upload(intent, checkArtifactMeta(intent.meta), ttl);
+        const headers = {
+          'Content-Length': String(intent.size),
+          'If-None-Match': '*',
+          'x-amz-checksum-sha256': sha256HexToBase64(intent.sha256),
+        };
+        return Promise.resolve({ url, method: 'PUT', headers, expiresAt });
+      },
+    };
+    this.selfServed = {
+      verifyDownload: (ref, query) => urls.checkDownload(ref, query),
+      verifyUpload: (ref, query) => urls.checkUpload(ref, query),
+      verifyPart: (namespace, hash, uploadId, part, query) => urls.checkPart(namespace, hash, uploadId, part, query),
+      receivePart: (part, body, signal) => multipart.putPart(part.ref, part.uploadId, part.partNumber, body, signal),
+    };
+    const sweeper = new LocalSweeper(this.files);
+    this.sweeper = {
+      sweep: (o) => sweeper.sweep(o).catch((err: unknown) => Promise.reject(ioError('sweep', err))),
+    };
   }
 
   async init(): Promise<void> {
@@ -70,7 +112,7 @@ export class LocalDriver implements StorageDriver {
     }
   }
 
-  async head(ref: ArtifactRef): Promise<ArtifactInfo | null> {
+  async head(ref: ArtifactRef): Promise<ArtifactHandle | null> {
     let text: string;
     try {
       text = await readFile(join(this.files.artifactDir(ref), 'meta.json'), 'utf8');
@@ -78,26 +120,10 @@ export class LocalDriver implements StorageDriver {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw ioError(`head ${describeRef(ref)}`, err);
     }
-    return JSON.parse(text) as ArtifactInfo;
+    return { ref, info: JSON.parse(text) as ArtifactInfo };
   }
 
-  /** The bytes are always at the artifact's own folder: nothing to resolve, no location to trust. */
-  presignDownload(ref: ArtifactRef, ttlSeconds: number): Promise<PresignedRequest> {
-    const { url, expiresAt } = this.urls.download(ref, ttlSeconds);
-    return Promise.resolve({ url, method: 'GET', headers: {}, expiresAt });
-  }
-
-  presignUpload(intent: UploadIntent, ttlSeconds: number): Promise<PresignedRequest> {
-    const { url, expiresAt } = this.urls.upload(intent, checkArtifactMeta(intent.meta), ttlSeconds);
-    const headers = {
-      'Content-Length': String(intent.size),
-      'If-None-Match': '*',
-      'x-amz-checksum-sha256': sha256HexToBase64(intent.sha256),
-    };
-    return Promise.resolve({ url, method: 'PUT', headers, expiresAt });
-  }
-
-  async put(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<PutResult> {
+  async write(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<PutResult> {
     const meta = checkArtifactMeta(intent.meta);
     if (await this.head(intent.ref)) {
       body.resume();
@@ -116,28 +142,23 @@ export class LocalDriver implements StorageDriver {
     return (await this.files.publish(staging, intent.ref)) ? 'created' : 'exists';
   }
 
-  createMultipartUpload(intent: UploadIntent, parts: readonly PartIntent[], ttlSeconds: number): Promise<MultipartUpload> {
-    return this.multipart.create(intent, checkArtifactMeta(intent.meta), parts, ttlSeconds);
+  /**
+   * Reads meta.json again rather than trusting the handle: the key may have been evicted and
+   * written anew since, and the bytes and the info served must be the same artifact's.
+   */
+  async openRead(handle: ArtifactHandle, range?: ByteRange): Promise<ArtifactStream> {
+    const found = await this.head(handle.ref);
+    if (!found) throw new ArtifactNotFoundError(describeRef(handle.ref));
+    const body = createReadStream(join(this.files.artifactDir(handle.ref), 'data'), range ? { start: range.start, end: range.end } : {});
+    return { info: found.info, body, ...(range ? { range } : {}) };
   }
 
-  /** Receives one part through a signed part URL (served by the gateway's local routes). */
-  putPart(ref: ArtifactRef, uploadId: string, partNumber: number, body: Readable, signal?: AbortSignal): Promise<string> {
-    return this.multipart.putPart(ref, uploadId, partNumber, body, signal);
+  delete(targets: readonly { readonly ref: ArtifactRef }[]): Promise<void> {
+    return this.listing.delete(targets.map((t) => t.ref));
   }
 
-  completeMultipartUpload(ref: ArtifactRef, uploadId: string, parts: readonly CompletedPart[], signal?: AbortSignal): Promise<PutResult> {
-    return this.multipart.complete(ref, uploadId, parts, signal);
-  }
-
-  abortMultipartUpload(ref: ArtifactRef, uploadId: string): Promise<void> {
-    return this.multipart.abort(ref, uploadId);
-  }
-
-  async get(ref: ArtifactRef, range?: ByteRange): Promise<ArtifactStream> {
-    const info = await this.head(ref);
-    if (!info) throw new ArtifactNotFoundError(describeRef(ref));
-    const body = createReadStream(join(this.files.artifactDir(ref), 'data'), range ? { start: range.start, end: range.end } : {});
-    return { info, body, ...(range ? { range } : {}) };
+  list(query: ListQuery): Promise<ListPage> {
+    return this.listing.list(query);
   }
 
   /** Ready when the root is writable and the disk has room (see DiskSpace). */

@@ -1,5 +1,5 @@
 import { MD5_BASE64, SHA256_HEX, checkArtifactMeta } from '../artifact-meta.js';
-import type { ArtifactRef, UploadIntent } from '../driver.js';
+import type { ArtifactRef, SignedPart, UploadIntent } from '../driver.js';
 import { SignedUrlRejectedError } from '../errors.js';
 import { artifactKey, artifactRef, spaceOf } from '../object-keys.js';
 import type { LocalUrlSigner, ParamShape } from './local-url-signer.js';
@@ -13,11 +13,6 @@ const UPLOAD: ParamShape = { required: ['size', 'sha256'], optional: ['md5'], ex
  */
 const PART: ParamShape = { required: ['space'] };
 
-export interface SignedPart {
-  readonly ref: ArtifactRef;
-  readonly uploadId: string;
-  readonly partNumber: number;
-}
 
 type Signed = { url: string; expiresAt: Date };
 

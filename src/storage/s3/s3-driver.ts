@@ -6,27 +6,33 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import type { S3Config } from '../../config/schema.js';
+import type { S3Config } from './s3-config.js';
 import { checkArtifactMeta, sha256HexToBase64 } from '../artifact-meta.js';
 import type {
-  ArtifactInfo,
+  ArtifactHandle,
   ArtifactRef,
   ArtifactStream,
   ByteRange,
-  CompletedPart,
-  MultipartUpload,
-  PartIntent,
+  ListPage,
+  ListQuery,
+  MultipartFacet,
+  PresignFacet,
   PresignedRequest,
   PutResult,
   StorageCapabilities,
   StorageDriver,
+  SweepFacet,
   UploadIntent,
 } from '../driver.js';
 import { ArtifactNotFoundError, IntegrityError, StorageUnavailableError } from '../errors.js';
-import { artifactKey, blobKey, describeRef } from '../object-keys.js';
+import { artifactKey, describeRef } from '../object-keys.js';
 import { classifyS3Error, describeS3Error, toStorageError } from './classify-s3-error.js';
 import { S3Head } from './s3-head.js';
+import { S3Listing } from './s3-listing.js';
+import { S3Locator } from './s3-locator.js';
 import { S3Multipart } from './s3-multipart.js';
+import { S3Records } from './s3-records.js';
+import { S3Sweeper } from './s3-sweeper.js';
 import { S3UrlSigner, type S3Location } from './s3-url-signer.js';
 
 export function s3Location(config: S3Config, endpoint = config.endpoint): { location: S3Location; origin: string } {
@@ -57,21 +63,20 @@ export function createS3Client(config: S3Config): S3Client {
 
 /** AWS S3, MinIO, Ceph RGW, R2: anything that speaks S3 with SigV4. */
 export class S3Driver implements StorageDriver {
-  readonly name = 's3' as const;
+  readonly name = 's3';
   readonly capabilities: StorageCapabilities;
+  readonly presign: PresignFacet;
+  readonly multipart: MultipartFacet;
+  readonly records: S3Records;
+  readonly sweeper: SweepFacet;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly signer: S3UrlSigner;
   private readonly heads: S3Head;
-  private readonly multipart: S3Multipart;
+  private readonly locator: S3Locator;
+  private readonly listing: S3Listing;
   /** False until the bucket is known to exist (only tracked with VC_S3_CREATE_BUCKET). */
   private bucketReady: boolean;
-  /**
-   * Where the bytes of each artifact `head()` answered live, keyed by the very object it returned:
-   * callers hand the info back to spare a second HEAD, but can neither forge nor alter an entry.
-   */
-  private readonly located = new WeakMap<ArtifactInfo, { readonly key: string; readonly location: string }>();
-
   private readonly now: () => number;
 
   constructor(
@@ -89,14 +94,24 @@ export class S3Driver implements StorageDriver {
     this.signer = new S3UrlSigner(s3Location(config, config.publicEndpoint ?? config.endpoint).location, signerOptions);
     const headSigner = config.publicEndpoint ? new S3UrlSigner(internal.location, signerOptions) : this.signer;
     this.heads = new S3Head(headSigner, internal.origin, config.timeout * 1000);
-    this.multipart = new S3Multipart(client, this.bucket, this.signer, config.conditionalWrites, this.now);
-    this.bucketReady = !config.createBucket;
-    this.capabilities = {
-      presign: true,
-      conditionalWrites: config.conditionalWrites,
-      digest: config.integrity,
-      multipart: true,
+    const multipart = new S3Multipart(client, this.bucket, this.signer, config.conditionalWrites, this.now);
+    this.multipart = {
+      create: (intent, parts, ttl, signal) => multipart.create(intent, parts, checkArtifactMeta(intent.meta), ttl, signal),
+      complete: (ref, uploadId, parts, signal) => multipart.complete(ref, uploadId, parts, signal),
+      abort: (ref, uploadId, signal) => multipart.abort(ref, uploadId, signal),
     };
+    this.bucketReady = !config.createBucket;
+    // A store that was down at start-up may still lack the bucket; a 404 then would mean "no
+    // bucket", not "no artifact", so create it before answering.
+    this.locator = new S3Locator(this.heads, (signal) => (this.bucketReady ? Promise.resolve() : this.init(signal)));
+    this.listing = new S3Listing(client, this.bucket, this.locator);
+    this.records = new S3Records(client, this.bucket, this.listing, config.conditionalWrites);
+    this.sweeper = new S3Sweeper(client, this.bucket, this.listing, this.locator, multipart);
+    this.presign = {
+      download: (handle, ttl, signal) => this.presignDownload(handle, ttl, signal),
+      upload: (intent, ttl) => this.presignUpload(intent, ttl),
+    };
+    this.capabilities = { conditionalWrites: config.conditionalWrites, digest: config.integrity };
   }
 
   /** Creates the bucket when it is missing and VC_S3_CREATE_BUCKET is set. */
@@ -120,45 +135,16 @@ export class S3Driver implements StorageDriver {
     this.bucketReady = true;
   }
 
-  async head(ref: ArtifactRef, signal?: AbortSignal): Promise<ArtifactInfo | null> {
-    const found = await this.lookup(ref, signal);
+  async head(ref: ArtifactRef, signal?: AbortSignal): Promise<ArtifactHandle | null> {
+    const found = await this.locator.lookup(ref, signal);
     if (!found) return null;
-    this.located.set(found.info, { key: artifactKey(ref), location: found.location });
-    return found.info;
+    const handle: ArtifactHandle = { ref, info: found.info };
+    this.locator.remember(handle, ref, found.location);
+    return handle;
   }
 
-  /**
-   * What is stored for `ref` and where its bytes are. The location is always derived here from the
-   * ref (the artifact key, or for a pointer the blob key of the upload it names, see
-   * s3-object-info.ts): nothing written by a client can make it name another key.
-   */
-  private async lookup(ref: ArtifactRef, signal?: AbortSignal): Promise<{ info: ArtifactInfo; location: string } | null> {
-    // A store that was down at start-up may still lack the bucket; a 404 then would mean "no
-    // bucket", not "no artifact", so create it before answering.
-    if (!this.bucketReady) await this.init(signal);
-    const key = artifactKey(ref);
-    const stored = await this.heads.head(key, signal);
-    if (!stored) return null;
-    if (stored.kind === 'artifact') return { info: stored.info, location: key };
-    // A multipart artifact: size, digest and metadata are the blob's, which only the gateway
-    // writes; the pointer only says which of this ref's uploads holds them, and when it was published.
-    const location = blobKey(ref, stored.uploadId);
-    const blob = await this.heads.head(location, signal);
-    if (blob?.kind !== 'artifact') throw new StorageUnavailableError(`${key}: points at an upload whose bytes are missing`);
-    return { info: { ...blob.info, createdAt: stored.createdAt }, location };
-  }
-
-  /** The location of `ref`'s bytes: from the info `head()` returned for this ref, else looked up. */
-  private async locate(ref: ArtifactRef, info: ArtifactInfo | undefined, signal?: AbortSignal): Promise<{ info: ArtifactInfo; location: string }> {
-    const known = info ? this.located.get(info) : undefined;
-    if (info && known?.key === artifactKey(ref)) return { info, location: known.location };
-    const found = await this.lookup(ref, signal);
-    if (!found) throw new ArtifactNotFoundError(describeRef(ref));
-    return found;
-  }
-
-  async presignDownload(ref: ArtifactRef, ttlSeconds: number, info?: ArtifactInfo, signal?: AbortSignal): Promise<PresignedRequest> {
-    const { location } = await this.locate(ref, info, signal);
+  private async presignDownload(handle: ArtifactHandle, ttlSeconds: number, signal?: AbortSignal): Promise<PresignedRequest> {
+    const { location } = await this.locator.locate(handle, signal);
     const url = await this.signer.sign({ method: 'GET', key: location, ttlSeconds });
     return { url, method: 'GET', headers: {}, expiresAt: new Date(this.now() + ttlSeconds * 1000) };
   }
@@ -181,7 +167,7 @@ export class S3Driver implements StorageDriver {
     return headers;
   }
 
-  async presignUpload(intent: UploadIntent, ttlSeconds: number): Promise<PresignedRequest> {
+  private async presignUpload(intent: UploadIntent, ttlSeconds: number): Promise<PresignedRequest> {
     const headers = this.uploadHeaders(intent);
     for (const [k, v] of Object.entries(checkArtifactMeta(intent.meta))) headers[`x-amz-meta-${k}`] = v;
     headers['x-amz-meta-sha256'] = intent.sha256;
@@ -189,29 +175,7 @@ export class S3Driver implements StorageDriver {
     return { url, method: 'PUT', headers, expiresAt: new Date(this.now() + ttlSeconds * 1000) };
   }
 
-  createMultipartUpload(
-    intent: UploadIntent,
-    parts: readonly PartIntent[],
-    ttlSeconds: number,
-    signal?: AbortSignal,
-  ): Promise<MultipartUpload> {
-    return this.multipart.create(intent, parts, checkArtifactMeta(intent.meta), ttlSeconds, signal);
-  }
-
-  completeMultipartUpload(
-    ref: ArtifactRef,
-    uploadId: string,
-    parts: readonly CompletedPart[],
-    signal?: AbortSignal,
-  ): Promise<PutResult> {
-    return this.multipart.complete(ref, uploadId, parts, signal);
-  }
-
-  abortMultipartUpload(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<void> {
-    return this.multipart.abort(ref, uploadId, signal);
-  }
-
-  async put(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<PutResult> {
+  async write(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<PutResult> {
     const what = describeRef(intent.ref);
     const digest = this.uploadHeaders(intent);
     try {
@@ -237,22 +201,46 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  async get(ref: ArtifactRef, range?: ByteRange, signal?: AbortSignal): Promise<ArtifactStream> {
-    const { info, location } = await this.locate(ref, undefined, signal);
+  /**
+   * A blob's key names its upload, so its bytes never change; a plain artifact's key may have been
+   * evicted and written anew since `head()`. The GET checks the digest the object records
+   * (`x-amz-meta-sha256`, a signed header) against the handle's: another digest means the key was
+   * written anew, so it is looked up once more and the info served is always the bytes' own.
+   */
+  async openRead(handle: ArtifactHandle, range?: ByteRange, signal?: AbortSignal): Promise<ArtifactStream> {
+    const first = await this.locator.locate(handle, signal);
+    const stream = await this.getObject(handle.ref, first.location, first.info.sha256, range, signal);
+    if (stream) return { info: first.info, body: stream, ...(range ? { range } : {}) };
+    const again = await this.locator.lookup(handle.ref, signal);
+    if (!again) throw new ArtifactNotFoundError(describeRef(handle.ref));
+    const body = await this.getObject(handle.ref, again.location, again.info.sha256, range, signal);
+    if (!body) throw new StorageUnavailableError(`${describeRef(handle.ref)}: changed while being read`);
+    return { info: again.info, body, ...(range ? { range } : {}) };
+  }
+
+  /** `undefined` when the object holds other bytes than `sha256` (the key was written anew). */
+  private async getObject(ref: ArtifactRef, key: string, sha256: string, range: ByteRange | undefined, signal?: AbortSignal): Promise<Readable | undefined> {
     try {
       const res = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: location,
-          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
-        }),
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
         { abortSignal: signal },
       );
-      return { info, body: res.Body as Readable, ...(range ? { range } : {}) };
+      const body = res.Body as Readable;
+      if (res.Metadata?.sha256 === sha256) return body;
+      body.destroy();
+      return undefined;
     } catch (err) {
       if (classifyS3Error(err) === 'not_found') throw new ArtifactNotFoundError(describeRef(ref));
       throw toStorageError(err, describeRef(ref));
     }
+  }
+
+  delete(targets: readonly { readonly ref: ArtifactRef }[], signal?: AbortSignal): Promise<void> {
+    return this.listing.delete(targets, signal);
+  }
+
+  list(query: ListQuery, signal?: AbortSignal): Promise<ListPage> {
+    return this.listing.list(query, signal);
   }
 
   async ping(signal?: AbortSignal): Promise<void> {

@@ -9,6 +9,12 @@ export type StoredObject =
   | { readonly kind: 'artifact'; readonly info: ArtifactInfo }
   | { readonly kind: 'pointer'; readonly uploadId: string; readonly createdAt: string };
 
+/**
+ * An object under one of our keys that Velocity did not write as it is (no metadata, a bad upload
+ * id). An outage for a reader that asked for that key; a listing skips it instead.
+ */
+export class MalformedObjectError extends StorageUnavailableError {}
+
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /** Pointer metadata naming the multipart upload whose blob holds the bytes. */
@@ -48,17 +54,17 @@ export function readStoredObject(key: string, headers: IncomingHttpHeaders): Sto
   const createdAt = lastModified ? new Date(lastModified).toISOString() : new Date(0).toISOString();
   const uploadId = header(headers, `x-amz-meta-${POINTER_UPLOAD_META}`);
   if (length === 0 && uploadId !== undefined) {
-    if (!UPLOAD_ID_PATTERN.test(uploadId)) throw new StorageUnavailableError(`${key}: pointer with an invalid upload id`);
+    if (!UPLOAD_ID_PATTERN.test(uploadId)) throw new MalformedObjectError(`${key}: pointer with an invalid upload id`);
     return { kind: 'pointer', uploadId, createdAt };
   }
   const sha256 = header(headers, 'x-amz-meta-sha256');
   if (!sha256 || !SHA256_HEX.test(sha256) || !Number.isSafeInteger(length) || length < 0) {
     // An object under our prefix without our metadata was not written through Velocity.
-    throw new StorageUnavailableError(`${key}: object lacks velocity metadata`);
+    throw new MalformedObjectError(`${key}: object lacks velocity metadata`);
   }
   // A zero-length object that is no pointer must be the empty artifact (e.g. a pointer written
   // before pointers named their upload): anything else would answer a digest its bytes cannot match.
-  if (length === 0 && sha256 !== EMPTY_SHA256) throw new StorageUnavailableError(`${key}: empty object with a digest that is not the empty one`);
+  if (length === 0 && sha256 !== EMPTY_SHA256) throw new MalformedObjectError(`${key}: empty object with a digest that is not the empty one`);
   return { kind: 'artifact', info: { size: length, sha256, createdAt, meta: callerMeta(headers) } };
 }
 

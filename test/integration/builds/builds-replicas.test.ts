@@ -82,7 +82,7 @@ describe('builds across two gateway replicas (Redis + RGW)', () => {
     expect(velox.calls).toHaveLength(1);
 
     // The binary carries the Velox cache metadata.
-    const info = await a.gateway.driver.head(a.runtime.service.ref(String(hit.body.hash)));
+    const info = (await a.gateway.driver.head(a.runtime.service.ref(String(hit.body.hash))))?.info;
     expect(info?.meta).toMatchObject({
       'rr-version': 'v2025.1.2',
       platform: 'linux/amd64',

@@ -141,7 +141,7 @@ describe('build service (in-process queue)', () => {
     const bytes = Buffer.from('stored binary');
     const { createHash } = await import('node:crypto');
     const { Readable } = await import('node:stream');
-    await h.driver.put(
+    await h.driver.write(
       { ref: h.service.ref(key), size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') },
       Readable.from([bytes]),
     );

@@ -11,7 +11,7 @@ import { RecentMisses } from '../../../src/cache/recent-misses.js';
 import { ClientClosedRequestError } from '../../../src/errors.js';
 import { createMetrics } from '../../../src/metrics/create-metrics.js';
 import { StorageUnavailableError } from '../../../src/storage/errors.js';
-import type { ArtifactInfo, StorageDriver } from '../../../src/storage/driver.js';
+import type { ArtifactHandle, StorageDriver } from '../../../src/storage/driver.js';
 import { LocalDriver } from '../../../src/storage/local/local-driver.js';
 
 /** Which negotiations ask the store, counted on the real local driver. */
@@ -26,7 +26,7 @@ async function setup(opts: { ttlSeconds?: number } = {}) {
   const metrics = createMetrics({ processMetrics: false });
   const negotiator = new Negotiator({
     driver,
-    knownKeys: new KnownKeys(1000),
+    knownKeys: new KnownKeys({ max: 1000, ttlMs: 60_000, now }),
     recentMisses: new RecentMisses(1000, opts.ttlSeconds ?? 900, now),
     metrics,
     presignTtl: 900,
@@ -41,7 +41,7 @@ async function setup(opts: { ttlSeconds?: number } = {}) {
   const digest = { size: body.length, sha256: createHash('sha256').update(body).digest('hex') };
   return {
     negotiator, heads,
-    storeElsewhere: (hash: string) => other.put({ ref: { namespace: 'default', hash }, ...digest }, Readable.from([body])), metrics, body, digest,
+    storeElsewhere: (hash: string) => other.write({ ref: { namespace: 'default', hash }, ...digest }, Readable.from([body])), metrics, body, digest,
     advance: (ms: number) => void (clock += ms),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
@@ -107,7 +107,7 @@ describe('negotiator: store calls', () => {
     const t = await setup();
     try {
       const controller = new AbortController();
-      t.heads.mockImplementation((_ref: unknown, signal?: AbortSignal) => new Promise<ArtifactInfo | null>((_resolve, reject) => {
+      t.heads.mockImplementation((_ref: unknown, signal?: AbortSignal) => new Promise<ArtifactHandle | null>((_resolve, reject) => {
         // What the S3 driver's HEAD does when its request is aborted: the reason, not an outage.
         signal?.addEventListener('abort', () => reject(signal.reason as Error));
       }));
@@ -117,7 +117,7 @@ describe('negotiator: store calls', () => {
 
       // Even a driver that wraps the abort as a store error is not counted once the client has gone.
       const second = new AbortController();
-      t.heads.mockImplementation((_ref: unknown, signal?: AbortSignal) => new Promise<ArtifactInfo | null>((_resolve, reject) => {
+      t.heads.mockImplementation((_ref: unknown, signal?: AbortSignal) => new Promise<ArtifactHandle | null>((_resolve, reject) => {
         signal?.addEventListener('abort', () => reject(new StorageUnavailableError('aborted')));
       }));
       const wrapped = t.negotiator.negotiate(ci, { hash: 'k6', action: 'download' }, () => second.signal);

@@ -47,7 +47,7 @@ describe('S3Driver without usable credentials', () => {
     const ref = { namespace: 'default', hash: 'h' };
     await expect(driver.head(ref)).rejects.toThrow(/cannot sign store requests.*AWS_ACCESS_KEY_ID/);
     await expect(driver.head(ref)).rejects.toBeInstanceOf(StorageUnavailableError);
-    await expect(driver.presignDownload(ref, 60)).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(driver.presign.download({ ref, info: { size: 1, sha256: 'a'.repeat(64), createdAt: '' } }, 60)).rejects.toBeInstanceOf(StorageUnavailableError);
     await driver.close();
   });
 });
