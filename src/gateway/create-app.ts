@@ -8,6 +8,7 @@ import { Negotiator } from '../cache/negotiator.js';
 import { RecentMisses } from '../cache/recent-misses.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../metrics/create-metrics.js';
+import { initialiseRouteSeries } from '../metrics/route-series.js';
 import { scrapeAuth } from '../metrics/scrape-auth.js';
 import { AccessCounter } from '../lifecycle/access-counter.js';
 import { createLifecycle, type Lifecycle } from '../lifecycle/create-lifecycle.js';
@@ -120,11 +121,14 @@ export function createApp(deps: AppDeps): App {
   const admin = adminRouter(lifecycle, auth);
   koa.use(admin.routes());
   koa.use(admin.allowedMethods());
+  const routers = [router, admin];
   for (const mount of deps.extraRouters ?? []) {
     const extra = mount(auth);
     koa.use(extra.routes());
     koa.use(extra.allowedMethods());
+    routers.push(extra);
   }
+  initialiseRouteSeries(metrics, routers.flatMap((r) => r.stack.map((layer) => String(layer.path))));
   lifecycle.start();
   return { koa, negotiator, knownKeys, lifecycle, close: () => lifecycle.close() };
 }
