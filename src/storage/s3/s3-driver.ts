@@ -77,6 +77,7 @@ export class S3Driver implements StorageDriver {
   private readonly listing: S3Listing;
   /** False until the bucket is known to exist (only tracked with VC_S3_CREATE_BUCKET). */
   private bucketReady: boolean;
+  private closed = false;
   private readonly now: () => number;
 
   constructor(
@@ -251,7 +252,10 @@ export class S3Driver implements StorageDriver {
     }
   }
 
+  /** Safe to call again (a gateway closes the store it was given, and so may its owner). */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.heads.close();
     this.client.destroy();
   }
