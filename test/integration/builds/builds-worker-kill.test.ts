@@ -68,6 +68,8 @@ beforeAll(async () => {
     VC_VELOX_URL: velox.url,
     VC_BUILD_LOCK_DURATION: String(LOCK_MS),
     VC_BUILD_INITIAL_DELAY: '50',
+    // Any free port for the worker's /healthz, /readyz, /metrics: 9091 may be taken on a shared machine.
+    VC_WORKER_PORT: '0',
   };
 });
 
