@@ -1,9 +1,12 @@
+import { Command } from 'commander';
+import { envVariablesHelp } from '../config/env-help.js';
 import { loadConfig } from '../config/load-config.js';
 import { exitAfterDrain } from '../process-signals.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logging/create-logger.js';
 import { createMetrics } from '../metrics/create-metrics.js';
+import { packageVersion } from '../metrics/package-version.js';
 import { scrapeAuth } from '../metrics/scrape-auth.js';
 import { createStorageDriver } from '../storage/create-storage-driver.js';
 import { NO_BUILDER_MESSAGE, createBuilderFactory } from './builders/create-builder.js';
@@ -17,10 +20,17 @@ import { startWorkerHttp } from './worker-http.js';
  * the build command, uploads to the configured store. SIGTERM drains: no new builds, the running
  * ones finish (a second SIGTERM stops at once; the builds' locks lapse and another worker takes them).
  */
-export async function workerMain(env: NodeJS.ProcessEnv): Promise<void> {
+export async function workerMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const opts = new Command('velocity-worker')
+    .description('Velocity build worker: builds RoadRunner binaries queued in Redis (VC_REDIS_URL) and stores them')
+    .version(packageVersion(), '-V, --version')
+    .option('-c, --config <file>', 'YAML config file (environment variables override it; also VC_CONFIG)')
+    .addHelpText('after', envVariablesHelp())
+    .parse([...argv])
+    .opts<{ config?: string }>();
   let config: Config;
   try {
-    config = await loadConfig({ env });
+    config = await loadConfig({ env, configFile: opts.config });
     const problems: string[] = [];
     if (!config.builds.redisUrl) problems.push('builds.redisUrl (VC_REDIS_URL): required by velocity-worker (without Redis the gateway runs builds itself)');
     if (!createBuilderFactory(config.builds, env)) problems.push(`builds: ${NO_BUILDER_MESSAGE}`);
