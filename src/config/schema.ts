@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { BUILD_ENV_PATHS, buildsConfigSchema } from '../builds/config.js';
 import { LIFECYCLE_ENV_PATHS, lifecycleConfigSchema } from '../lifecycle/lifecycle-config.js';
@@ -44,6 +45,11 @@ export const configSchema = z.strictObject({
       uploadMinRate: byteSize(1, 1024 ** 3).default(16 * 1024),
       /** Open connections per process; more are refused at once. */
       maxConnections: int(1, 1_000_000).default(4096),
+      /**
+       * Proxies in front of the gateway (addresses or CIDR ranges) whose `X-Forwarded-*` headers
+       * are believed; a client's own are replaced (proxy mode) and ignored (Koa's `ctx.ip`).
+       */
+      trustedProxies: list.pipe(z.array(z.string().refine(isAddressOrRange, 'must be an IP address or a CIDR range (10.0.0.0/8)'))).default([]),
     })
     .prefault({})
     .check((ctx) => {
@@ -86,6 +92,13 @@ export const configSchema = z.strictObject({
   lifecycle: lifecycleConfigSchema,
 });
 
+function isAddressOrRange(value: string): boolean {
+  const [address = '', prefix, rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
 export type Config = z.infer<typeof configSchema>;
 export type StorageConfig = Config['storage'];
 export type S3Config = StorageConfig['s3'];
@@ -117,6 +130,7 @@ export const ENV_PATHS: Readonly<Record<string, string>> = {
   VC_UPLOAD_RATE_WINDOW: 'http.uploadRateWindow',
   VC_UPLOAD_MIN_RATE: 'http.uploadMinRate',
   VC_MAX_CONNECTIONS: 'http.maxConnections',
+  VC_TRUSTED_PROXIES: 'http.trustedProxies',
   VC_KNOWN_KEYS: 'cache.knownKeys',
   VC_RECENT_MISSES: 'cache.recentMisses',
   VC_RECENT_MISS_TTL: 'cache.recentMissTtl',

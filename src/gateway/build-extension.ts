@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { createBuilds, type BuildsRuntime } from '../builds/create-builds.js';
 import { buildProxy } from './build-proxy.js';
+import { trustedProxies } from './proxy-forwarding.js';
 import type { StartOptions } from './start-gateway.js';
 import { buildsRouter } from './routes/builds.js';
 
@@ -38,11 +39,18 @@ export function buildsExtension(opts: BuildsExtensionOptions): NonNullable<Start
       .catch((err: unknown) => opts.logger.error({ err: (err as Error).message }, 'build queue not reachable at start-up'));
     const routers = [buildsRouter({ service: runtime.service })];
     const proxy = builds.upstreamUrl
-      ? buildProxy({ upstreamUrl: builds.upstreamUrl, service: runtime.service, buildTimeout: builds.buildTimeout })
+      ? buildProxy({
+          upstreamUrl: builds.upstreamUrl,
+          service: runtime.service,
+          buildTimeout: builds.buildTimeout,
+          trusted: trustedProxies(opts.config.http.trustedProxies),
+          logger: opts.logger,
+        })
       : undefined;
     if (proxy) routers.push(proxy.router);
     return {
       extraRouters: routers,
+      ...(proxy ? { upgrade: proxy.upgrade } : {}),
       // Bounded by VC_REDIS_TIMEOUT and the probe's own deadline: a dead Redis is "not ready" at once.
       readiness: [{ name: 'build_queue', check: (signal) => runtime.service.ping(signal) }],
       close: async () => {

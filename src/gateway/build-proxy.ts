@@ -1,78 +1,97 @@
-import { randomUUID } from 'node:crypto';
+import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
 import Router from '@koa/router';
+import { createProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { Context, Middleware } from 'koa';
-import { Agent, request } from 'undici';
-import type { Principal } from '../auth/principal.js';
+import type { Logger } from 'pino';
 import type { BuildService } from '../builds/build-service.js';
-import { VelocityError } from '../errors.js';
+import { readBuildBody } from './proxy-build-body.js';
+import { deliverBuild } from './proxy-deliver-build.js';
+import { applyForwarded, type TrustedProxies } from './proxy-forwarding.js';
 import type { GatewayState } from './state.js';
 
 export const VELOX_BUILD_HEADER = 'x-velox-build';
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded, nor our own bearer tokens' host. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'content-length',
-]);
+/** Hop-by-hop request headers (RFC 9110 §7.6.1) and those only this hop may act on. */
+const REQUEST_HOP = ['connection', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'upgrade'];
+/**
+ * `Expect: 100-continue` is this hop's business: Node answered it (100 Continue) before the request
+ * reached us, and the body is streamed upstream as it comes (undici refused the header: 502).
+ */
+const REQUEST_DROPPED = [...REQUEST_HOP, 'expect'];
+const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** What describes the intercepted JSON body, not the binary the client gets instead. */
+const BODY_HEADERS = new Set(['content-length', 'content-type', 'content-encoding', 'content-range', 'etag', 'last-modified', 'location', VELOX_BUILD_HEADER]);
 
 /** Paths the gateway answers itself; everything else goes to the upstream. */
 const OWN_PATHS = /^\/(v1\/|healthz$|readyz$|metrics$)/;
-
-/** A BuildRequest from the upstream is trusted to ask for builds, not to force rebuilds. */
-const UPSTREAM_PRINCIPAL: Principal = { subject: 'upstream', scopes: new Set(['build:request']), namespaces: '*' };
 
 export interface BuildProxyDeps {
   readonly upstreamUrl: string;
   readonly service: BuildService;
   /** Seconds an intercepted client waits for its build (VC_BUILD_TIMEOUT); 504 past it. */
   readonly buildTimeout: number;
-  /** Largest intercepted BuildRequest body read (bytes). */
+  /** Proxies whose X-Forwarded-* are kept (VC_TRUSTED_PROXIES); everyone else's are replaced. */
+  readonly trusted: TrustedProxies;
+  readonly logger: Logger;
+  /** Largest intercepted BuildRequest body read, decoded (bytes). */
   readonly maxBuildRequestBytes?: number;
 }
 
-/**
- * Reverse proxy with interception (`VC_UPSTREAM_URL`). An upstream answer carrying
- * `X-Velox-Build: true` and a BuildRequest body is not passed on: the upstream is released at
- * once, and the client is redirected to the binary, straight away on a hit or once the build is
- * done (504 past the build timeout). A client that disconnects stops waiting; the build is
- * cancelled only if nobody else waits for it.
- */
-export function buildProxy(deps: BuildProxyDeps): { router: () => Router<GatewayState>; close: () => Promise<void> } {
-  const agent = new Agent({ keepAliveTimeout: 10_000 });
-  const base = new URL(deps.upstreamUrl);
-  const maxBytes = deps.maxBuildRequestBytes ?? 256 * 1024;
+export interface BuildProxy {
+  readonly router: () => Router<GatewayState>;
+  /** The HTTP server's `upgrade` listener: WebSockets go to the upstream too. */
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  readonly close: () => Promise<void>;
+}
 
-  const proxy: Middleware<GatewayState> = async (ctx, next) => {
+/**
+ * Reverse proxy with interception (`VC_UPSTREAM_URL`), on http-proxy-3 (the maintained rewrite of
+ * http-proxy: streaming both ways, WebSocket upgrades, path prefixes). Every upstream answer comes
+ * back to us (`selfHandleResponse`): one carrying a non-empty `X-Velox-Build` is not passed on, its
+ * BuildRequest is read and the client gets the binary (deliverBuild); any other is streamed through.
+ */
+export function buildProxy(deps: BuildProxyDeps): BuildProxy {
+  const base = new URL(deps.upstreamUrl);
+  const agent = base.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const maxBytes = deps.maxBuildRequestBytes ?? 256 * 1024;
+  // changeOrigin: the upstream sees its own host (as before); the client's is in X-Forwarded-Host.
+  const proxy = createProxyServer({ target: base, agent, xfwd: false, changeOrigin: true, selfHandleResponse: true, ws: true });
+  const answers = new WeakMap<IncomingMessage, (res: IncomingMessage) => void>();
+  proxy.on('proxyRes', (res, req) => answers.get(req)?.(res));
+  const sockets = new Set<Duplex>();
+
+  const forward = (ctx: Context, extra: ServerOptions = {}): Promise<IncomingMessage> =>
+    new Promise((resolve, reject) => {
+      answers.set(ctx.req, resolve);
+      proxy.web(ctx.req, ctx.res, extra, (err) => reject(err));
+    });
+
+  const handle: Middleware<GatewayState> = async (ctx, next) => {
     if (OWN_PATHS.test(ctx.path)) {
       await next();
       return;
     }
-    const target = new URL(ctx.url, base);
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(ctx.headers)) {
-      if (value === undefined || HOP_BY_HOP.has(name)) continue;
-      headers[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    headers['x-forwarded-for'] = ctx.ip;
-    headers['x-forwarded-proto'] = ctx.protocol;
-    const hasBody = !['GET', 'HEAD'].includes(ctx.method);
-    let res;
+    prepareRequest(ctx.req, deps.trusted);
+    let res: IncomingMessage;
     try {
-      res = await request(target, {
-        method: ctx.method as 'GET',
-        headers,
-        body: hasBody ? ctx.req : null,
-        dispatcher: agent,
-        signal: ctx.state.signal,
-      });
+      res = await forward(ctx);
+      if (!intercepted(res.headers)) {
+        passThrough(ctx, res);
+        return;
+      }
+      if (ctx.method === 'HEAD') {
+        // A HEAD answer has no body to hold the BuildRequest; HEAD means "GET without the body",
+        // so the same answer asked as GET tells which binary this is.
+        res.resume();
+        res = await forward(ctx, { method: 'GET', buffer: Readable.from([]) });
+        if (!intercepted(res.headers)) {
+          passThrough(ctx, res);
+          return;
+        }
+      }
     } catch (err) {
       if (ctx.state.signal.aborted) return;
       ctx.state.log.warn({ err: (err as Error).message }, 'upstream unreachable');
@@ -80,105 +99,89 @@ export function buildProxy(deps: BuildProxyDeps): { router: () => Router<Gateway
       ctx.body = { code: 'upstream_unavailable', message: 'the upstream application did not answer' };
       return;
     }
-    if (String(res.headers[VELOX_BUILD_HEADER] ?? '').toLowerCase() !== 'true') {
-      ctx.status = res.statusCode;
-      for (const [name, value] of Object.entries(res.headers)) {
-        if (value !== undefined && !HOP_BY_HOP.has(name)) ctx.set(name, value);
-      }
-      const length = res.headers['content-length'];
-      if (typeof length === 'string') ctx.length = Number(length);
-      ctx.body = res.body;
-      return;
-    }
-    // Intercepted: read the BuildRequest, and let the upstream go before the build starts.
+    // Intercepted: read the BuildRequest (the upstream is released once it is read), keep the
+    // upstream's own headers (cookies, Content-Disposition) for the answer.
     let body: unknown;
     try {
-      const text = await readLimited(res.body, maxBytes);
-      body = JSON.parse(text);
+      body = await readBuildBody(res, maxBytes);
     } catch (err) {
-      res.body.destroy();
       ctx.status = 502;
       ctx.body = { code: 'upstream_invalid_build', message: `upstream sent X-Velox-Build with an unusable body: ${(err as Error).message}` };
       return;
     }
+    copyHeaders(ctx, res.headers, BODY_HEADERS);
     await deliverBuild(ctx, deps, body);
   };
 
   return {
     router: () => {
       const router = new Router<GatewayState>();
-      router.all('/{*path}', proxy);
-      router.all('/', proxy);
+      router.all('/{*path}', handle);
+      router.all('/', handle);
       return router;
     },
-    close: () => agent.close(),
+    upgrade: (req, socket, head) => {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (OWN_PATHS.test(path)) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      prepareRequest(req, deps.trusted);
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      proxy.ws(req, socket, head, {}, (err) => {
+        deps.logger.warn({ err: err.message }, 'WebSocket upstream failed');
+        socket.destroy();
+      });
+    },
+    close: () => {
+      // Upgraded connections left the HTTP server: its close does not wait for them or end them.
+      for (const socket of sockets) socket.destroy();
+      agent.destroy();
+      return Promise.resolve();
+    },
   };
 }
 
-async function deliverBuild(ctx: Context & { state: GatewayState }, deps: BuildProxyDeps, body: unknown): Promise<void> {
-  const { service } = deps;
-  const waiter = `proxy:${randomUUID()}`;
-  let answer;
-  try {
-    answer = await service.submit(body, UPSTREAM_PRINCIPAL, waiter);
-  } catch (err) {
-    // The upstream's request was bad, not the client's: a gateway error. Outages stay 503.
-    if (err instanceof VelocityError && err.status >= 400 && err.status < 500) {
-      ctx.status = 502;
-      ctx.body = { code: 'upstream_invalid_build', message: `upstream sent an invalid build request: ${err.message}` };
-      return;
-    }
-    throw err;
-  }
-  ctx.set('Cache-Control', 'no-store');
-  if (answer.status === 'found') {
-    ctx.set('X-Cache', 'HIT');
-    ctx.redirect(answer.url);
-    return;
-  }
-  ctx.set('X-Cache', 'MISS');
-  ctx.req.socket.setTimeout(0);
-  const deadline = AbortSignal.timeout(deps.buildTimeout * 1000);
-  const signal = AbortSignal.any([ctx.state.signal, deadline]);
-  let snapshot;
-  try {
-    snapshot = await service.waitForFinish(answer.id, signal);
-  } catch (err) {
-    // Stopped waiting: the client left, or the build took longer than the build timeout.
-    await service.leave(answer.id, null, waiter).catch(() => undefined);
-    if (ctx.state.signal.aborted) return;
-    if (deadline.aborted) {
-      ctx.status = 504;
-      ctx.body = { code: 'build_timeout', message: `the build did not finish within ${deps.buildTimeout} s`, id: answer.id };
-      return;
-    }
-    throw err;
-  }
-  await service.leave(answer.id, null, waiter).catch(() => undefined);
-  if (snapshot?.state === 'done') {
-    const status = await service.answer(snapshot);
-    if (status.url) {
-      ctx.redirect(status.url);
-      return;
-    }
-  }
-  ctx.status = 502;
-  ctx.body = {
-    code: 'build_failed',
-    message: snapshot?.error ?? `build ${snapshot?.state ?? 'vanished'}`,
-    id: answer.id,
-    ...(snapshot?.logsTail.length ? { logs_tail: snapshot.logsTail } : {}),
-  };
+/** The middleware intercepted any non-empty value, not only `true`. */
+function intercepted(headers: IncomingHttpHeaders): boolean {
+  const value = headers[VELOX_BUILD_HEADER];
+  return (Array.isArray(value) ? value.join('') : (value ?? '')).trim() !== '';
 }
 
-async function readLimited(body: AsyncIterable<unknown>, maxBytes: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > maxBytes) throw new Error(`body larger than ${maxBytes} bytes`);
-    chunks.push(buf);
+function prepareRequest(req: IncomingMessage, trusted: TrustedProxies): void {
+  const named = String(req.headers.connection ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase());
+  const upgrading = req.headers.upgrade !== undefined && named.includes('upgrade');
+  for (const name of named) if (name && !(upgrading && name === 'upgrade')) delete req.headers[name];
+  for (const name of REQUEST_DROPPED) if (!(upgrading && (name === 'connection' || name === 'upgrade'))) delete req.headers[name];
+  applyForwarded(req, trusted);
+}
+
+function passThrough(ctx: Context & { state: GatewayState }, res: IncomingMessage): void {
+  ctx.status = res.statusCode ?? 502;
+  copyHeaders(ctx, res.headers, new Set());
+  const length = res.headers['content-length'];
+  if (typeof length === 'string' && /^\d+$/.test(length)) ctx.length = Number(length);
+  // Koa ends a HEAD (and a 204/304) without reading the body and destroys the stream once the
+  // answer is finished; Koa listens for one 'error' only. The crash this prevents: a HEAD whose
+  // upstream answer had a Content-Length (undici then emitted a second error, RequestAbortedError,
+  // on a body nobody listened to any more, and the process died). A late upstream error only
+  // cuts this one answer short.
+  res.on('error', (err) => ctx.state.log.debug({ err: err.message }, 'upstream answer cut short'));
+  ctx.body = res;
+}
+
+function copyHeaders(ctx: Context, headers: IncomingHttpHeaders, skip: ReadonlySet<string>): void {
+  const named = new Set(
+    String(headers.connection ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase()),
+  );
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || RESPONSE_HOP.has(name) || named.has(name) || skip.has(name)) continue;
+    ctx.set(name, value);
   }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -89,7 +89,9 @@ export function createApp(deps: AppDeps): App {
     onUnexpectedError: (err) => deps.logger.error({ err }, 'negotiation failed'),
   });
 
-  const koa = new Koa<GatewayState>({ proxy: true });
+  // X-Forwarded-For is believed only with VC_TRUSTED_PROXIES set, and then only its last entry
+  // (the one the nearest proxy appended): a client's own header never names ctx.ip.
+  const koa = new Koa<GatewayState>({ proxy: config.http.trustedProxies.length > 0, maxIpsCount: 1 });
   // The error middleware owns error responses; keep Koa's default stderr printer quiet.
   koa.silent = true;
   koa.use(requestContext(deps.logger, metrics, deps.draining ?? (() => false)));

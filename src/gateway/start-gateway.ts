@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/schema.js';
@@ -20,7 +21,13 @@ export interface StartOptions {
   readonly driver?: StorageDriver;
   readonly now?: () => number;
   /** Extra wiring (build routes, readiness checks), given the driver and metrics in use. */
-  readonly extend?: (ctx: { driver: StorageDriver; metrics: Metrics; draining: () => boolean }) => Promise<Partial<AppDeps> & { close?: () => Promise<void> }>;
+  readonly extend?: (ctx: { driver: StorageDriver; metrics: Metrics; draining: () => boolean }) => Promise<Partial<AppDeps> & ExtensionHooks>;
+}
+
+export interface ExtensionHooks {
+  close?: () => Promise<void>;
+  /** The server's `upgrade` listener (proxy mode's WebSockets); without one Node refuses upgrades. */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 export interface RunningGateway {
@@ -102,6 +109,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     ...(opts.now ? { now: opts.now } : {}),
     ...extra,
   });
+  if (extra.upgrade) server.on('upgrade', extra.upgrade);
   const handler = app.koa.callback();
   server.on('request', (req, res) => {
     slowClients.track(req, res);
