@@ -6,6 +6,10 @@
 export type BuildFailureCode =
   | 'builder_unavailable'
   | 'builder_rejected'
+  /** The builder cannot build what the request asks (fields a released Velox drops; Windows on Velox v3). */
+  | 'unsupported_request'
+  /** Velox's `already_exists` outlasted the wait budget (VC_VELOX_BUSY_WAIT). */
+  | 'builder_busy'
   | 'build_failed'
   | 'attempt_timeout'
   | 'build_timeout'

@@ -1,5 +1,19 @@
 import { z } from 'zod';
 import { duration, flag, httpUrl, int, list, urlWithScheme } from '../config/zod-fields.js';
+import { TARGET_ARCH, TARGET_OS } from './build-request-schema.js';
+
+export interface TargetPlatform {
+  readonly os: string;
+  readonly arch: string;
+}
+
+/** `linux/amd64` -> `{os, arch}`, or null when either is not one a build request accepts. */
+export function parsePlatform(value: string): TargetPlatform | null {
+  const [os = '', arch = '', ...rest] = value.split('/');
+  if (rest.length > 0) return null;
+  if (!(TARGET_OS as readonly string[]).includes(os) || !(TARGET_ARCH as readonly string[]).includes(arch)) return null;
+  return { os, arch };
+}
 
 /**
  * Build settings (queue, worker, builders). Merged into the main config schema under `builds`;
@@ -23,6 +37,22 @@ export const buildsConfigSchema = z
       .default('velocity'),
     /** Velox server base URL (`velox` builder). */
     veloxUrl: httpUrl.optional(),
+    /**
+     * Seconds a Velox build waits for an identical build another client runs on that Velox
+     * (`already_exists`), asking again with the retry backoff. 0: as long as one attempt may take
+     * (`requestTimeout`), which covers one build.
+     */
+    veloxBusyWait: int(0, 86_400).default(0),
+    /**
+     * `os/arch` of a request without `target_platform`. Velox fills in its host's platform; the
+     * build key must not depend on which server builds, so Velocity fills in this one (gateways
+     * and workers must agree on it) and sends it to Velox explicitly.
+     */
+    defaultPlatform: z
+      .string()
+      .regex(/^[a-z0-9]{1,16}\/[a-z0-9]{1,16}$/, 'must be os/arch, e.g. linux/amd64')
+      .refine((s) => parsePlatform(s) !== null, 'must be a target_platform a build request accepts')
+      .default('linux/amd64'),
     /** Shell command that builds a binary (`command` builder); see docs/builds.md. */
     command: z.string().min(1).optional(),
     /**
@@ -88,6 +118,8 @@ export const BUILD_ENV_PATHS: Readonly<Record<string, string>> = {
   VC_REDIS_PREFIX: 'builds.redisPrefix',
   VC_REDIS_TIMEOUT: 'builds.redisTimeout',
   VC_VELOX_URL: 'builds.veloxUrl',
+  VC_VELOX_BUSY_WAIT: 'builds.veloxBusyWait',
+  VC_BUILD_DEFAULT_PLATFORM: 'builds.defaultPlatform',
   VC_BUILD_COMMAND: 'builds.command',
   VC_BUILD_WORK_DIR: 'builds.workDir',
   VC_BUILD_ENV: 'builds.env',

@@ -1,7 +1,9 @@
+import type { Logger } from 'pino';
 import { builderKind, type BuildsConfig } from '../config.js';
 import type { BuilderFactory } from './builder.js';
 import { createCommandBuilder } from './command-builder.js';
-import { createVeloxBuilder } from './velox-builder.js';
+import { VeloxCapabilityCheck } from './velox-capabilities.js';
+import { createVeloxBuilder, veloxEndpoint } from './velox-builder.js';
 
 /**
  * A factory (one builder per slot, made again when a slot is recycled), or null when none is
@@ -10,12 +12,38 @@ import { createVeloxBuilder } from './velox-builder.js';
 export function createBuilderFactory(
   config: BuildsConfig,
   sourceEnv: Readonly<Record<string, string | undefined>> = process.env,
+  opts: { readonly logger?: Logger; readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void> } = {},
 ): BuilderFactory | null {
   const kind = builderKind(config);
   switch (kind) {
     case 'velox': {
       const url = config.veloxUrl as string;
-      return () => createVeloxBuilder({ url });
+      // One capability check for all slots. The slot pool makes its builders when the worker
+      // starts, so the first one probes the server then; a transport failure makes it probe again.
+      const capabilities = new VeloxCapabilityCheck({
+        endpoint: veloxEndpoint(url),
+        onResult: (caps) => opts.logger?.info({ velox: new URL(url).origin, generation: caps.generation }, `Velox ${caps.detail}`),
+      });
+      let probed = false;
+      const busyPolicy = {
+        maxAttempts: config.maxAttempts,
+        initialDelay: config.initialDelay,
+        maxDelay: config.maxDelay,
+        backoffMultiplier: config.backoffMultiplier,
+      };
+      return () => {
+        if (!probed) {
+          probed = true;
+          capabilities.get().catch((err: unknown) => opts.logger?.warn({ err }, 'Velox capability probe failed; asking again before the next build'));
+        }
+        return createVeloxBuilder({
+          url,
+          capabilities,
+          busyPolicy,
+          sleep: opts.sleep,
+          ...(config.veloxBusyWait > 0 ? { busyWaitMs: config.veloxBusyWait * 1000 } : {}),
+        });
+      };
     }
     case 'command': {
       const command = config.command as string;

@@ -1,98 +1,109 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { BuildFailure } from '../build-failure.js';
+import { BuildFailure, retryDelay, type RetryPolicy } from '../build-failure.js';
 import { toVeloxRequest } from '../canonical-request.js';
 import { splitLines, type BuildInput, type BuildOutput, type Builder } from './builder.js';
+import { unsupportedFailure, unsupportedFields, VeloxCapabilityCheck } from './velox-capabilities.js';
+import { readErrorAnswer, type VeloxErrorAnswer } from './velox-errors.js';
 
 export const VELOX_BUILD_PATH = '/api.service.v1.BuildService/Build';
-
-/**
- * Connect error codes that no retry can fix. Everything else (5xx codes, `unavailable`,
- * `resource_exhausted`, `aborted`, and `already_exists`, which Velox answers while an identical
- * build is in progress) is transient.
- */
-const PERMANENT_CODES: ReadonlySet<string> = new Set([
-  'invalid_argument',
-  'failed_precondition',
-  'out_of_range',
-  'not_found',
-  'permission_denied',
-  'unauthenticated',
-  'unimplemented',
-]);
-
-/** Connect's HTTP status -> code mapping, for answers without a Connect JSON body (a proxy's 502). */
-function codeFromStatus(status: number): string {
-  switch (status) {
-    case 400:
-      return 'invalid_argument';
-    case 401:
-      return 'unauthenticated';
-    case 403:
-      return 'permission_denied';
-    case 404:
-      return 'unimplemented';
-    case 409:
-      return 'already_exists';
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return 'unavailable';
-    default:
-      return status >= 500 ? 'internal' : 'unknown';
-  }
-}
 
 export interface VeloxBuilderOptions {
   /** Base URL of the Velox server. */
   readonly url: string;
+  /** Shared by a worker's slots (see create-builder.ts); one of its own otherwise. */
+  readonly capabilities?: VeloxCapabilityCheck;
+  /**
+   * Milliseconds to wait for an identical build another client runs on that Velox
+   * (`already_exists`), polling with `busyPolicy`'s backoff. Default: the attempt's own time.
+   */
+  readonly busyWaitMs?: number;
+  readonly busyPolicy?: RetryPolicy;
+  /** Injected in tests. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+const DEFAULT_BUSY_POLICY: RetryPolicy = { maxAttempts: 1, initialDelay: 1000, maxDelay: 30_000, backoffMultiplier: 2 };
+
+export function veloxEndpoint(url: string): URL {
+  return new URL(VELOX_BUILD_PATH.slice(1), url.endsWith('/') ? url : `${url}/`);
 }
 
 /**
  * Velox's BuildService over the Connect protocol with JSON: one unary POST, `{"path","logs"}` on
- * success, `{"code","message"}` with the code's HTTP status on error. `path` is a file on a volume
- * this worker shares with the Velox server.
+ * success (Velox v3 sends no logs for a fresh build, only "cached output..." for a cached one),
+ * `{"code","message"}` with the code's HTTP status on error. `path` is a file on a volume this
+ * worker shares with the Velox server. Retries by cause: see velox-errors.ts and docs/builds.md.
  */
 export function createVeloxBuilder(opts: VeloxBuilderOptions): Builder {
-  const endpoint = new URL(VELOX_BUILD_PATH.slice(1), opts.url.endsWith('/') ? opts.url : `${opts.url}/`);
+  const endpoint = veloxEndpoint(opts.url);
   // One connection pool per build slot; recycling a slot closes it and starts afresh.
   const agent = new Agent({ keepAliveTimeout: 10_000 });
+  const capabilities = opts.capabilities ?? new VeloxCapabilityCheck({ endpoint });
+  const sleep = opts.sleep ?? ((ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal }));
+  const busyPolicy = opts.busyPolicy ?? DEFAULT_BUSY_POLICY;
 
-  async function build(input: BuildInput): Promise<BuildOutput> {
+  async function call(input: BuildInput, timeoutMs: number): Promise<{ status: number; text: string }> {
     const body = JSON.stringify(toVeloxRequest(input.canonical, { requestId: input.requestId, forceRebuild: input.forceRebuild }));
-    let res;
     try {
-      res = await request(endpoint, {
+      const res = await request(endpoint, {
         method: 'POST',
         dispatcher: agent,
         signal: input.signal,
         headers: {
           'content-type': 'application/json',
           'connect-protocol-version': '1',
-          'connect-timeout-ms': String(Math.max(1, Math.floor(input.timeoutMs))),
+          'connect-timeout-ms': String(Math.max(1, Math.floor(timeoutMs))),
         },
         body,
         // A build answers only when it is done: undici's own 300 s defaults must not cut it short.
-        headersTimeout: input.timeoutMs + 5000,
-        bodyTimeout: input.timeoutMs + 5000,
+        headersTimeout: timeoutMs + 5000,
+        bodyTimeout: timeoutMs + 5000,
       });
+      return { status: res.statusCode, text: await res.body.text() };
     } catch (err) {
       if (input.signal.aborted) throw err;
+      // The server may come back as another version: probe again before the next build.
+      capabilities.invalidate();
       throw new BuildFailure(`Velox at ${endpoint.origin} unreachable: ${(err as Error).message}`, {
         code: 'builder_unavailable',
         retryable: true,
         cause: err,
       });
     }
-    const text = await res.body.text();
-    if (res.statusCode !== 200) {
-      const failure = veloxError(res.statusCode, text);
+  }
+
+  async function build(input: BuildInput): Promise<BuildOutput> {
+    const started = Date.now();
+    const caps = await capabilities.get(input.signal);
+    const unsupported = unsupportedFields(input.canonical, caps);
+    // Never sent: a released server would build without these fields, and the binary would be
+    // stored under a key that claims them.
+    if (unsupported.length > 0) throw unsupportedFailure(endpoint.origin, unsupported, caps);
+
+    const budget = Math.min(opts.busyWaitMs ?? input.timeoutMs, input.timeoutMs);
+    for (let poll = 1; ; poll++) {
+      const left = input.timeoutMs - (Date.now() - started);
+      const { status, text } = await call(input, Math.max(1, left));
+      if (status === 200) return answered(input, text);
+      const answer = readErrorAnswer(status, text);
+      const delay = retryDelay(busyPolicy, poll);
+      if (answer.cause === 'busy' && Date.now() - started + delay < budget) {
+        // Another client builds the same thing there: its result is Velox's cache hit afterwards.
+        input.onLog([`Velox: ${answer.message || 'an identical build is in progress'}; asking again in ${delay} ms`]);
+        await sleep(delay, input.signal);
+        continue;
+      }
+      const failure = veloxFailure(answer, budget);
       // Velox users ask for visible build errors: the message goes to the build's output too.
       input.onLog(failure.logsTail);
       throw failure;
     }
+  }
+
+  async function answered(input: BuildInput, text: string): Promise<BuildOutput> {
     let answer: { path?: unknown; logs?: unknown };
     try {
       answer = JSON.parse(text) as { path?: unknown; logs?: unknown };
@@ -118,21 +129,31 @@ export function createVeloxBuilder(opts: VeloxBuilderOptions): Builder {
   return { kind: 'velox', build, close: () => agent.close() };
 }
 
-function veloxError(status: number, text: string): BuildFailure {
-  let code = codeFromStatus(status);
-  let message = text.trim().slice(0, 2000);
-  try {
-    const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
-    if (typeof parsed.code === 'string') code = parsed.code;
-    if (typeof parsed.message === 'string') message = parsed.message;
-  } catch {
-    // Not Connect JSON (a proxy in between?): the HTTP status decides.
+function veloxFailure(answer: VeloxErrorAnswer, busyBudgetMs: number): BuildFailure {
+  const lines = splitLines(answer.message);
+  const first = lines[0] ?? `HTTP ${answer.status}`;
+  const logsTail = lines.slice(-50);
+  switch (answer.cause) {
+    case 'busy':
+      return new BuildFailure(
+        `Velox: already_exists: ${first} (still building after ${Math.round(busyBudgetMs / 1000)} s, VC_VELOX_BUSY_WAIT)`,
+        { code: 'builder_busy', retryable: false, logsTail },
+      );
+    case 'transient':
+    case 'download':
+      return new BuildFailure(`Velox: ${answer.code}: ${first}`, { code: 'builder_unavailable', retryable: true, logsTail });
+    case 'permanent':
+      if (!answer.connectBody && answer.status === 404) {
+        return new BuildFailure(`Velox: no BuildService at this URL (HTTP 404 ${first}): check VC_VELOX_URL`, {
+          code: 'builder_rejected',
+          retryable: false,
+          logsTail,
+        });
+      }
+      return new BuildFailure(`Velox: ${answer.code}: ${first}`, {
+        code: answer.code === 'internal' ? 'build_failed' : 'builder_rejected',
+        retryable: false,
+        logsTail,
+      });
   }
-  const retryable = !PERMANENT_CODES.has(code);
-  const lines = splitLines(message);
-  return new BuildFailure(`Velox: ${code}: ${lines[0] ?? `HTTP ${status}`}`, {
-    code: retryable ? 'builder_unavailable' : 'builder_rejected',
-    retryable,
-    logsTail: lines.slice(-50),
-  });
 }
