@@ -51,6 +51,13 @@ export interface ConnectFailure {
   readonly message: string;
 }
 
+/**
+ * What a network can answer instead of Velox: the connection dropped without an answer, or a
+ * proxy's own page (a 502 without a Connect body).
+ */
+export type TransportFailure = { readonly drop: true } | { readonly status: number; readonly text: string };
+export type ScriptedFailure = ConnectFailure | TransportFailure;
+
 /** Failures as Velox words them (server.go, github.go, builder.go); each is `internal`. */
 export const VELOX_FAILURES = {
   goModTidy: (detail = 'github.com/x/y@v9.9.9: invalid version: unknown revision v9.9.9'): ConnectFailure => ({
@@ -81,7 +88,7 @@ export interface StandInOptions {
   /** How long one build takes (ms). */
   delayMs?: number;
   /** Answers for the next valid calls, in order, before builds succeed again. */
-  failures?: ConnectFailure[];
+  failures?: ScriptedFailure[];
   /** Size of the binaries it makes (bytes). */
   readonly binarySize?: number;
   /** Mixed into the bytes it builds: change it to make a rebuild's output differ. */
@@ -182,6 +189,15 @@ export async function startVeloxStandIn(options: StandInOptions): Promise<VeloxS
       return connectError(res, { code: 'already_exists', message });
     }
     const scripted = options.failures?.shift();
+    if (scripted && 'drop' in scripted) {
+      answer('dropped');
+      return void req.socket.destroy();
+    }
+    if (scripted && 'status' in scripted) {
+      answer(`http_${scripted.status}`);
+      res.writeHead(scripted.status, { 'content-type': 'text/html' });
+      return void res.end(scripted.text);
+    }
     if (scripted) {
       answer(scripted.code);
       return connectError(res, scripted);

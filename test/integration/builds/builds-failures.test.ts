@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { call, pollUntilFinal } from '../../helpers/builds-client.js';
 import { redisTestUrl, startBuildGateway, uniquePrefix, type BuildGateway } from '../../helpers/builds-gateway.js';
-import { startVeloxStandIn, type VeloxStandIn } from '../../helpers/builds-velox-stand-in.js';
+import { startVeloxStandIn, VELOX_FAILURES, type VeloxStandIn } from '../../helpers/builds-velox-stand-in.js';
 import { uniqueBucket } from '../../helpers/gateway.js';
 import { uniqueRequest } from '../../fixtures/builds/requests.js';
 
 /*
  * Failures, retries, backpressure, queue timeout and cancellation on the real Redis (BullMQ) and
  * Ceph RGW. Velox needs Go and the internet, so the Velox builder talks to a stand-in speaking
- * Velox's exact Connect JSON wire format (test/helpers/builds-velox-stand-in.ts).
+ * Velox's Connect JSON wire format and following its server.go (test/helpers/builds-velox-stand-in.ts).
  */
 const T1 = `token-${randomUUID()}`;
 const T2 = `token-${randomUUID()}`;
@@ -58,11 +58,11 @@ describe('builder failures (Redis + RGW)', () => {
     expect(final.body.url).toBeUndefined();
   });
 
-  it('transient Velox failures (503, 409 already in progress) retry with exponential backoff', async () => {
+  it('transient Velox failures (503, a proxy\'s bare 502) retry with exponential backoff', async () => {
     const v = await standIn();
     v.options.failures = [
       { code: 'unavailable', message: 'velox is restarting' },
-      { code: 'already_exists', message: 'identical build already in progress' },
+      { status: 502, text: '<html>bad gateway</html>' },
     ];
     const g = await gateway({ veloxUrl: v.url, maxAttempts: 4, initialDelay: 300, backoffMultiplier: 2 });
     const submitted = await call('POST', `${g.url}/v1/builds`, T1, uniqueRequest('transient'));
@@ -74,14 +74,14 @@ describe('builder failures (Redis + RGW)', () => {
     expect(c3 - c2).toBeGreaterThanOrEqual(580);
   });
 
-  it('a permanent Velox failure (invalid_argument) is not retried and shows the message', async () => {
+  it('a failed Velox build (internal, as Velox reports every build failure) is not retried and shows the message', async () => {
     const v = await standIn();
-    v.options.failures = [{ code: 'invalid_argument', message: 'plugin github.com/x/y@v9.9.9: unknown revision' }];
+    v.options.failures = [VELOX_FAILURES.goModTidy('github.com/x/y@v9.9.9: invalid version: unknown revision v9.9.9')];
     const g = await gateway({ veloxUrl: v.url, maxAttempts: 4 });
     const submitted = await call('POST', `${g.url}/v1/builds`, T1, uniqueRequest('permanent'));
     const final = await pollUntilFinal(g.url, String(submitted.body.id), T1);
-    expect(final.body).toMatchObject({ status: 'failed', error: 'Velox: invalid_argument: plugin github.com/x/y@v9.9.9: unknown revision' });
-    expect(final.body.logs_tail).toContain('plugin github.com/x/y@v9.9.9: unknown revision');
+    expect(final.body).toMatchObject({ status: 'failed', error: 'Velox: internal: building plugins: go mod tidy: go failed: exit status 1' });
+    expect(final.body.logs_tail).toContain('go: github.com/x/y@v9.9.9: invalid version: unknown revision v9.9.9');
     await new Promise((r) => setTimeout(r, 300));
     expect(v.calls).toHaveLength(1);
   });
