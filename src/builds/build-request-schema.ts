@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
+import { protoNames } from './build-request-names.js';
 
 /*
  * Every pattern here is linear: no two adjacent quantified parts can match the same character, so
@@ -68,6 +69,22 @@ const moduleRef = z
     );
   }, 'must be a Go module path, optionally with @version');
 
+/**
+ * A local directory as `replaces.new` (request.proto: "./foo, ../foo, or an absolute path. Local
+ * paths must NOT carry @version"). One optional `.`/`..`, a slash, then path characters: linear.
+ */
+export const LOCAL_PATH_PATTERN = /^\.{0,2}\/[A-Za-z0-9._~+/-]*$/;
+const replacement = z
+  .string()
+  .max(MAX_MODULE_REF_CHARS, { message: `must be at most ${MAX_MODULE_REF_CHARS} characters`, abort: true })
+  .refine(
+    (s) => (s.startsWith('.') || s.startsWith('/') ? LOCAL_PATH_PATTERN.test(s) : moduleRef.safeParse(s).success),
+    'must be a Go module path, optionally with @version, or a local path (./dir, ../dir, /dir) without @version',
+  );
+
+/** protovalidate's `string.uuid`: any 8-4-4-4-12 hex digits, either case (no version or variant check). */
+export const UUID_PATTERN = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
+
 /** A list whose length is checked before its items are (a 256 KiB body holds thousands of items). */
 function boundedList<T extends z.ZodType>(item: T, min = 0, minMessage?: string) {
   return z
@@ -78,14 +95,28 @@ function boundedList<T extends z.ZodType>(item: T, min = 0, minMessage?: string)
 }
 
 export const buildRequestSchema = z.strictObject({
-  request_id: z.string().max(36, { message: 'must be a UUID', abort: true }).pipe(z.uuid('must be a UUID')).optional(),
+  request_id: bounded(36, UUID_PATTERN, 'must be a UUID').optional(),
   rr_version: bounded(MAX_VERSION_CHARS, RR_VERSION_PATTERN, 'must be vX.Y.Z, master or a commit hash'),
-  target_platform: z.strictObject({
-    os: z.enum(TARGET_OS, `must be one of ${TARGET_OS.join(', ')}`),
-    arch: z.enum(TARGET_ARCH, `must be one of ${TARGET_ARCH.join(', ')}`),
-  }),
+  // Optional as in Velox, which builds for its host's platform; the build key takes the
+  // configured default instead (VC_BUILD_DEFAULT_PLATFORM, see canonicalRequest).
+  target_platform: z
+    .strictObject({
+      os: z.enum(TARGET_OS, `must be one of ${TARGET_OS.join(', ')}`),
+      arch: z.enum(TARGET_ARCH, `must be one of ${TARGET_ARCH.join(', ')}`),
+    })
+    .optional(),
   plugins: boundedList(z.strictObject({ module_name: modulePath, tag }), 1, 'must list at least one plugin'),
-  replaces: boundedList(z.strictObject({ new: moduleRef, old: moduleRef })).optional(),
+  replaces: boundedList(z.strictObject({ new: replacement, old: moduleRef }))
+    // Velox's rule (config.go: "replaces[%d]: duplicate old %q"): two replacements of one module
+    // leave go.mod with the last one, which sorting would turn into another winner.
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((r, i) => {
+        if (seen.has(r.old)) ctx.addIssue({ code: 'custom', path: [i, 'old'], message: `duplicate old ${JSON.stringify(r.old)}` });
+        seen.add(r.old);
+      });
+    })
+    .optional(),
   excludes: boundedList(z.strictObject({ module: modulePath, version: bounded(MAX_VERSION_CHARS, VERSION_PATTERN, 'must be vX.Y.Z') })).optional(),
   race: z.boolean().optional(),
   debug: z.boolean().optional(),
@@ -105,14 +136,18 @@ function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 /** Validates a Velox `BuildRequest`; a 400 names every field at fault. */
-export function parseBuildRequest(body: unknown): BuildRequest {
-  const result = buildRequestSchema.safeParse(body);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
+export function parseBuildRequest(raw: unknown): BuildRequest {
+  // Both JSON name forms and nulls, as Velox's protojson reads them (build-request-names.ts).
+  const named = protoNames(raw, MAX_LIST_ITEMS);
+  const result = buildRequestSchema.safeParse(named.body);
+  const nameProblems = named.problems.map((p) => `${p.path}: ${p.message}`);
+  if (result.success && nameProblems.length === 0) return result.data;
+  const issues = result.success ? [] : result.error.issues;
+  const problems = issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
       return `${issue.keys.map((k) => fieldPath([...issue.path, k])).join(', ')}: unknown field`;
     }
     return `${fieldPath(issue.path)}: ${issue.message}`;
   });
-  throw new BadRequestError(`invalid build request: ${problems.join('; ')}`, 'invalid_build_request');
+  throw new BadRequestError(`invalid build request: ${[...nameProblems, ...problems].join('; ')}`, 'invalid_build_request');
 }

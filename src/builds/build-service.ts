@@ -20,7 +20,7 @@ import {
 } from './build-queue.js';
 import { NO_BUILDER_MESSAGE } from './builders/create-builder.js';
 import { buildKey, canonicalRequest } from './canonical-request.js';
-import { builderKind, type BuildsConfig } from './config.js';
+import { builderKind, parsePlatform, type BuildsConfig } from './config.js';
 import { withDeadline } from './deadline.js';
 import { followBuild } from './follow-build.js';
 
@@ -103,7 +103,7 @@ export class BuildService {
     const req = parseBuildRequest(body);
     const force = req.force_rebuild ?? false;
     if (force) requireScope(principal, 'admin');
-    const canonical = canonicalRequest(req);
+    const canonical = canonicalRequest(req, parsePlatform(this.deps.config.defaultPlatform) ?? undefined);
     const key = buildKey(canonical);
     if (!force) {
       const found = await this.lookup(key);

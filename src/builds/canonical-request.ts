@@ -40,12 +40,21 @@ function sortedUnique<T>(items: readonly T[], fields: (item: T) => readonly stri
   });
 }
 
-export function canonicalRequest(req: BuildRequest): CanonicalBuildRequest {
+/** The platform of a request without one, unless configured otherwise (VC_BUILD_DEFAULT_PLATFORM). */
+export const DEFAULT_PLATFORM: { readonly os: string; readonly arch: string } = { os: 'linux', arch: 'amd64' };
+
+/**
+ * `defaultPlatform` fills a missing target_platform. Velox fills in its host's, which would make
+ * the key depend on the server that builds: Velocity fills in a configured one, puts it in the key
+ * (so omitting it and sending it give the same key) and sends it to Velox explicitly.
+ */
+export function canonicalRequest(req: BuildRequest, defaultPlatform = DEFAULT_PLATFORM): CanonicalBuildRequest {
+  const platform = req.target_platform ?? defaultPlatform;
   // Objects are rebuilt field by field, so JSON.stringify's insertion order is the documented order.
   return {
     key_version: KEY_VERSION,
     rr_version: req.rr_version,
-    target_platform: { os: req.target_platform.os, arch: req.target_platform.arch },
+    target_platform: { os: platform.os, arch: platform.arch },
     plugins: sortedUnique(req.plugins, (p) => [p.module_name, p.tag]).map((p) => ({
       module_name: p.module_name,
       tag: p.tag,

@@ -60,7 +60,6 @@ describe('build request validation', () => {
   it('rejects an unknown platform naming os or arch', () => {
     expect(rejection(validRequest({ target_platform: { os: 'beos', arch: 'amd64' } })).message).toContain('target_platform.os');
     expect(rejection(validRequest({ target_platform: { os: 'linux', arch: 'z80' } })).message).toContain('target_platform.arch');
-    expect(rejection(validRequest({ target_platform: undefined })).message).toContain('target_platform');
   });
 
   it('rejects empty plugins and bad module paths', () => {
@@ -87,6 +86,68 @@ describe('build request validation', () => {
     for (const field of ['rr_version', 'target_platform.os', 'target_platform.arch', 'plugins']) {
       expect(err.message).toContain(field);
     }
+  });
+});
+
+describe('parity with Velox\'s request proto and validation', () => {
+  const key = (body: unknown, platform?: { os: string; arch: string }) => buildKey(canonicalRequest(parseBuildRequest(body), platform));
+
+  it('accepts the lowerCamelCase JSON names protojson accepts, with the same key', () => {
+    const camel = {
+      requestId: '3b241101-e2bb-4255-8caf-4136c566a962',
+      rrVersion: 'v2025.1.2',
+      targetPlatform: { os: 'linux', arch: 'amd64' },
+      plugins: HTTP_PLUGINS.map((p) => ({ moduleName: p.module_name, tag: p.tag })),
+      forceRebuild: false,
+    };
+    expect(parseBuildRequest(camel).request_id).toBe(camel.requestId);
+    expect(key(camel)).toBe(key(validRequest()));
+  });
+
+  it('refuses a field given under both names, as protojson does', () => {
+    expect(rejection(validRequest({ rrVersion: 'v2025.1.3' })).message).toContain('rr_version: given twice (as rr_version and rrVersion)');
+    const plugins = [{ module_name: 'github.com/a/b', moduleName: 'github.com/a/c', tag: 'v1.0.0' }];
+    expect(rejection(validRequest({ plugins })).message).toContain('plugins[0].module_name: given twice');
+  });
+
+  it('reads null as the default: null lists and flags give the key of absent ones; null plugins is none', () => {
+    expect(key(validRequest({ replaces: null, excludes: null, race: null, debug: null, request_id: null }))).toBe(key(validRequest()));
+    expect(rejection(validRequest({ plugins: null })).message).toContain('plugins');
+  });
+
+  it('fills a missing target_platform with the configured default, in the key', () => {
+    const { target_platform: _omitted, ...noPlatform } = validRequest();
+    expect(key(noPlatform)).toBe(key(validRequest()));
+    expect(key({ ...noPlatform, target_platform: null })).toBe(key(validRequest()));
+    const darwin = { os: 'darwin', arch: 'arm64' };
+    expect(key(noPlatform, darwin)).toBe(key(validRequest({ target_platform: darwin })));
+    expect(canonicalRequest(parseBuildRequest(noPlatform), darwin).target_platform).toEqual(darwin);
+  });
+
+  it.each(['00000000-0000-0000-0000-000000000000', 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF', '3b241101-e2bb-9255-0caf-4136c566a962'])(
+    'accepts any 8-4-4-4-12 hex UUID %s (protovalidate string.uuid)',
+    (id) => expect(parseBuildRequest(validRequest({ request_id: id })).request_id).toBe(id),
+  );
+
+  it.each(['./http', '../forks/http', '/src/http/v5'])('accepts the local path %s in replaces.new', (path) => {
+    const req = parseBuildRequest(validRequest({ replaces: [{ old: 'github.com/roadrunner-server/http/v5', new: path }] }));
+    expect(req.replaces?.[0]?.new).toBe(path);
+  });
+
+  it.each([
+    ['a local path with @version', { old: 'github.com/a/b', new: './b@v1.0.0' }, 'replaces[0].new'],
+    ['a local path as old', { old: './b', new: 'github.com/c/d@v1.0.0' }, 'replaces[0].old'],
+    ['a path with a space', { old: 'github.com/a/b', new: '/src/my dir' }, 'replaces[0].new'],
+  ])('refuses %s', (_name, replace, field) => {
+    expect(rejection(validRequest({ replaces: [replace] })).message).toContain(field);
+  });
+
+  it('refuses two replacements of one module (Velox: duplicate old), even identical ones', () => {
+    const old = 'github.com/roadrunner-server/http/v5';
+    const twice = [{ old, new: 'github.com/acme/http/v5@v5.0.3' }, { old, new: 'github.com/other/http/v5@v5.0.4' }];
+    expect(rejection(validRequest({ replaces: twice })).message).toContain(`replaces[1].old: duplicate old "${old}"`);
+    const same = [{ old, new: 'github.com/acme/http/v5@v5.0.3' }, { old, new: 'github.com/acme/http/v5@v5.0.3' }];
+    expect(rejection(validRequest({ replaces: same })).message).toContain('replaces[1].old: duplicate old');
   });
 });
 

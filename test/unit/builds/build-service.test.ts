@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { BadRequestError, ForbiddenError, ServiceUnavailableError } from '../../../src/errors.js';
 import { MemoryDriver } from '../../helpers/builds-memory-driver.js';
 import { harness, principal, type Harness } from '../../helpers/builds-harness.js';
-import { startVeloxStandIn, type VeloxStandIn } from '../../helpers/builds-velox-stand-in.js';
+import { startVeloxStandIn, VELOX_FAILURES, type VeloxStandIn } from '../../helpers/builds-velox-stand-in.js';
 import { uniqueRequest, validRequest } from '../../fixtures/builds/requests.js';
 
 // Velox needs Go and the internet; these tests use a stand-in speaking its exact Connect JSON
@@ -67,7 +67,7 @@ describe('build service (in-process queue)', () => {
     const { h, velox } = await withVelox({ initialDelay: 100, backoffMultiplier: 3, maxAttempts: 4 });
     velox.options.failures = [
       { code: 'unavailable', message: 'velox restarting' },
-      { code: 'already_exists', message: 'build already in progress' },
+      { status: 502, text: 'bad gateway' },
     ];
     const answer = await h.service.submit(uniqueRequest('retry'), alice);
     const done = await h.finish((answer as { id: string }).id);
@@ -81,12 +81,14 @@ describe('build service (in-process queue)', () => {
 
   it('does not retry a permanent failure and shows its error', async () => {
     const { h, velox } = await withVelox({ maxAttempts: 5 });
-    velox.options.failures = [{ code: 'invalid_argument', message: 'plugin github.com/x/y: unknown revision v9.9.9\ngo: exit status 1' }];
+    // Velox reports a failed build as `internal` (server.go: "building plugins: ...").
+    velox.options.failures = [VELOX_FAILURES.goModTidy('github.com/x/y@v9.9.9: unknown revision v9.9.9\ngo: exit status 1')];
     const answer = await h.service.submit(uniqueRequest('permanent'), alice);
     const failed = await h.finish((answer as { id: string }).id);
     expect(failed.state).toBe('failed');
-    expect(failed.error).toContain('invalid_argument');
-    expect(failed.error).toContain('unknown revision v9.9.9');
+    expect(failed.error).toContain('internal: building plugins');
+    // The first line is the error; Velox's stderr tail (the reason) is in the output tail.
+    expect(failed.logsTail).toContain('go: github.com/x/y@v9.9.9: unknown revision v9.9.9');
     expect(failed.logsTail).toContain('go: exit status 1');
     expect(velox.calls).toHaveLength(1);
     // A new request for the same key after a failure starts a new build (a new generation).
@@ -96,11 +98,11 @@ describe('build service (in-process queue)', () => {
 
   it('gives up after max_attempts of transient failures', async () => {
     const { h, velox } = await withVelox({ maxAttempts: 2, initialDelay: 10 });
-    velox.options.failures = Array.from({ length: 5 }, () => ({ code: 'internal' as const, message: 'go build crashed' }));
+    velox.options.failures = Array.from({ length: 5 }, () => VELOX_FAILURES.proxyDown());
     const answer = await h.service.submit(uniqueRequest('exhausted'), alice);
     const failed = await h.finish((answer as { id: string }).id);
     expect(failed.state).toBe('failed');
-    expect(failed.error).toContain('go build crashed');
+    expect(failed.error).toContain('go mod tidy');
     expect(velox.calls).toHaveLength(2);
   });
 
