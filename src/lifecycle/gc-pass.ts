@@ -113,6 +113,8 @@ async function pass(deps: GcDeps, opts: { dryRun: boolean; signal?: AbortSignal 
       }
     }
   }
+  // Sweeping and settling the statistics are the holder's too: check the lease is still ours.
+  if (!lost && !(await keeper())) lost = true;
   const swept = lost ? NOTHING_SWEPT : await sweep(deps, opts);
   if (!opts.dryRun && !lost) await deps.stats.settle(snapshot, done.map((v) => v.candidate.id), signal);
   setStoreGauges(deps, candidates, new Set(done.map((v) => v.candidate.id)));

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { ArtifactIntegrityError, RemoteUnavailableError } from '../errors.js';
 import type { z } from 'zod';
 import { fetchSend, type HttpAnswer, type HttpSend } from './http-send.js';
-import { answerProblem, httpProblem, networkProblem, NOT_A_GATEWAY, ok, readText } from './problems.js';
+import { answerProblem, ArtifactGoneError, httpProblem, networkProblem, NOT_A_GATEWAY, ok, readText } from './problems.js';
 import {
   batchAnswerSchema,
   capabilitiesSchema,
@@ -129,6 +129,10 @@ export class RemoteClient {
       answer = await this.#send({ method: 'GET', url, headers: {}, signal: dog.signal });
     } catch (err) {
       throw networkProblem('download', err, { url, gateway: this.url });
+    }
+    if (answer.status === 404) {
+      await readText(answer).catch(() => null);
+      throw new ArtifactGoneError();
     }
     if (!ok(answer.status)) throw await answerProblem('download', answer);
     return answer;

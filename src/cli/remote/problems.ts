@@ -1,3 +1,4 @@
+import { VelocityError } from '../../errors.js';
 import { RemoteUnavailableError } from '../errors.js';
 import type { HttpAnswer } from './http-send.js';
 
@@ -39,6 +40,17 @@ export async function readText(answer: HttpAnswer): Promise<string> {
 
 export async function answerProblem(what: string, answer: HttpAnswer): Promise<RemoteUnavailableError> {
   return problem(what, answer.status, await readText(answer).catch(() => null));
+}
+
+/**
+ * A presigned download answered 404: the artifact was evicted or purged after the gateway said
+ * `found` (its L1 may trust a key for VC_KNOWN_KEYS_TTL). That is a miss, not a broken remote:
+ * the task runs and the remote stays enabled.
+ */
+export class ArtifactGoneError extends VelocityError {
+  constructor() {
+    super('the artifact was deleted from the store after it was found', { status: 404, code: 'artifact_gone', expose: true });
+  }
 }
 
 export const ok = (status: number): boolean => status >= 200 && status < 300;

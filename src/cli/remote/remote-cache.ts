@@ -2,6 +2,7 @@ import { ArtifactIntegrityError, RemoteUnavailableError } from '../errors.js';
 import type { Digests } from '../archive/digest.js';
 import { Batcher } from './batcher.js';
 import type { RemoteClient } from './client.js';
+import { ArtifactGoneError } from './problems.js';
 import { MAX_BATCH, type Capabilities, type FoundAnswer, type NegotiateAnswer, type NegotiateRequest } from './protocol.js';
 import type { TransferProgress } from '../report/progress.js';
 
@@ -97,7 +98,8 @@ export class RemoteCache {
       return await run((n) => bar.advance(n));
     } catch (err) {
       if (err instanceof ArtifactIntegrityError) this.#warn(`${label}: ${err.message}; running the task instead`);
-      else this.#fail(err);
+      // Evicted between the negotiation and the download: a plain miss, and the remote stays on.
+      else if (!(err instanceof ArtifactGoneError)) this.#fail(err);
       return unusable;
     } finally {
       bar.stop();
