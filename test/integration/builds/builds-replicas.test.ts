@@ -19,7 +19,9 @@ let a: BuildGateway;
 let b: BuildGateway;
 
 beforeAll(async () => {
-  velox = await startVeloxStandIn({ outDir: join(tmpdir(), `vc-velox-${randomUUID()}`), delayMs: 1500 });
+  // A released Velox (v2025.2-beta.2) returns its build log with the binary (v3 sends none): the
+  // SSE test follows those lines.
+  velox = await startVeloxStandIn({ outDir: join(tmpdir(), `vc-velox-${randomUUID()}`), delayMs: 1500, generation: 'released' });
   const bucket = uniqueBucket();
   const builds = { redisUrl: redisTestUrl(), redisPrefix: uniquePrefix(), veloxUrl: velox.url, concurrency: 4 };
   a = await startBuildGateway({ bucket, builds, token: TOKEN, inProcessWorker: true });
