@@ -180,6 +180,19 @@ export interface StorageDriver {
   readonly records?: RecordsFacet;
   /** Removes what writes leave behind: abandoned uploads, orphaned blobs, temporary files. */
   readonly sweeper?: SweepFacet;
+  /** New bytes for a build binary (`force_rebuild`): the one exception to first write wins. */
+  readonly replace?: ReplaceFacet;
+}
+
+/**
+ * Stores new bytes under a key that may hold an artifact already, atomically: a new object is
+ * written completely first, then what the key resolves to moves to it, so a reader sees the old
+ * artifact or the new one, never a mix; a read already under way finishes with the old bytes.
+ * Only the `builds` key space, which only the build worker writes, may be replaced (anywhere
+ * else the call throws: the first write wins there). Length and digest are checked as for `write`.
+ */
+export interface ReplaceFacet {
+  replace(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<void>;
 }
 
 export interface PresignFacet {

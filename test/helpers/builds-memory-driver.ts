@@ -7,11 +7,13 @@ import type {
   ListPage,
   PresignFacet,
   PutResult,
+  ReplaceFacet,
   StorageDriver,
   UploadIntent,
 } from '../../src/storage/driver.js';
 import { IntegrityError, StorageUnavailableError } from '../../src/storage/errors.js';
 import { artifactKey } from '../../src/storage/object-keys.js';
+import { assertReplaceable } from '../../src/storage/replace-scope.js';
 
 /**
  * An in-memory StorageDriver for the builds' unit tests only: it enforces what matters to them
@@ -56,18 +58,36 @@ export class MemoryDriver implements StorageDriver {
   async write(intent: UploadIntent, body: Readable): Promise<PutResult> {
     this.check();
     this.puts++;
+    const bytes = await this.verified(intent, body);
+    const id = this.id(intent.ref);
+    if (this.objects.has(id)) return 'exists';
+    this.objects.set(id, { info: this.info(intent), body: bytes });
+    return 'created';
+  }
+
+  /** Builds space only, as every driver's replace (src/storage/replace-scope.ts). */
+  readonly replace: ReplaceFacet = {
+    replace: async (intent, body) => {
+      this.check();
+      assertReplaceable(intent.ref);
+      this.replaces++;
+      const bytes = await this.verified(intent, body);
+      this.objects.set(this.id(intent.ref), { info: this.info(intent), body: bytes });
+    },
+  };
+  replaces = 0;
+
+  private async verified(intent: UploadIntent, body: Readable): Promise<Buffer> {
     const chunks: Buffer[] = [];
     for await (const c of body) chunks.push(c as Buffer);
     const bytes = Buffer.concat(chunks);
     if (bytes.length !== intent.size) throw new IntegrityError('length mismatch');
     if (createHash('sha256').update(bytes).digest('hex') !== intent.sha256) throw new IntegrityError('digest mismatch');
-    const id = this.id(intent.ref);
-    if (this.objects.has(id)) return 'exists';
-    this.objects.set(id, {
-      info: { size: intent.size, sha256: intent.sha256, createdAt: new Date().toISOString(), meta: intent.meta ?? {} },
-      body: bytes,
-    });
-    return 'created';
+    return bytes;
+  }
+
+  private info(intent: UploadIntent): ArtifactInfo {
+    return { size: intent.size, sha256: intent.sha256, createdAt: new Date().toISOString(), meta: intent.meta ?? {} };
   }
 
   openRead(): never {

@@ -15,6 +15,7 @@ import type {
   MultipartFacet,
   PresignFacet,
   PutResult,
+  ReplaceFacet,
   SelfServedFacet,
   StorageCapabilities,
   StorageDriver,
@@ -23,6 +24,7 @@ import type {
 } from '../driver.js';
 import { ArtifactNotFoundError } from '../errors.js';
 import { describeRef } from '../object-keys.js';
+import { assertReplaceable } from '../replace-scope.js';
 import { DiskSpace } from './local-disk-space.js';
 import { LocalFiles, ioError, metaFile } from './local-files.js';
 import { LocalListing } from './local-listing.js';
@@ -58,6 +60,7 @@ export class LocalDriver implements StorageDriver {
   readonly selfServed: SelfServedFacet;
   readonly records: LocalRecords;
   readonly sweeper: SweepFacet;
+  readonly replace: ReplaceFacet = { replace: (intent, body, signal) => this.replaceArtifact(intent, body, signal) };
   private readonly files: LocalFiles;
   private readonly listing: LocalListing;
   private readonly now: () => number;
@@ -140,6 +143,21 @@ export class LocalDriver implements StorageDriver {
       throw this.files.disk.toStorageError(`put ${describeRef(intent.ref)}`, err);
     }
     return (await this.files.publish(staging, intent.ref)) ? 'created' : 'exists';
+  }
+
+  private async replaceArtifact(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<void> {
+    assertReplaceable(intent.ref);
+    const meta = checkArtifactMeta(intent.meta);
+    const staging = await this.files.stagingDir();
+    try {
+      await writeVerified(body, join(staging, 'data'), intent, signal);
+      const info: ArtifactInfo = { size: intent.size, sha256: intent.sha256, createdAt: new Date(this.now()).toISOString(), meta };
+      await writeFile(join(staging, 'meta.json'), metaFile(info));
+    } catch (err) {
+      await this.files.discard(staging);
+      throw this.files.disk.toStorageError(`replace ${describeRef(intent.ref)}`, err);
+    }
+    await this.files.swap(staging, intent.ref);
   }
 
   /**

@@ -67,6 +67,35 @@ export class LocalFiles {
     }
   }
 
+  /**
+   * Publishes a staging directory over whatever is there (`replace`, builds only): the old
+   * directory is renamed aside, the new one renamed in, the old one removed. A reader that opened
+   * the old `data` keeps reading it (an open file outlives its name); one that looks in the
+   * instant between the two renames finds nothing, as if the binary were evicted.
+   */
+  async swap(staging: string, ref: ArtifactRef): Promise<void> {
+    const target = this.artifactDir(ref);
+    const aside = this.tmpPath();
+    let moved = false;
+    try {
+      await mkdir(join(target, '..'), { recursive: true });
+      moved = await rename(target, aside).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return false;
+          throw err;
+        },
+      );
+      await rename(staging, target);
+    } catch (err) {
+      // The old binary goes back rather than being lost with the failed replacement.
+      if (moved) await rename(aside, target).catch(() => undefined);
+      await this.discard(staging);
+      throw this.disk.toStorageError(`replace ${artifactKey(ref)}`, err);
+    }
+    await this.discard(aside);
+  }
+
   async isPublished(ref: ArtifactRef): Promise<boolean> {
     try {
       await access(join(this.artifactDir(ref), 'meta.json'));

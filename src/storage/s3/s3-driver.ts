@@ -19,6 +19,7 @@ import type {
   PresignFacet,
   PresignedRequest,
   PutResult,
+  ReplaceFacet,
   StorageCapabilities,
   StorageDriver,
   SweepFacet,
@@ -32,6 +33,7 @@ import { S3Listing } from './s3-listing.js';
 import { S3Locator } from './s3-locator.js';
 import { S3Multipart } from './s3-multipart.js';
 import { S3Records } from './s3-records.js';
+import { replaceS3Artifact } from './s3-replace.js';
 import { S3Sweeper } from './s3-sweeper.js';
 import { S3UrlSigner, type S3Location } from './s3-url-signer.js';
 
@@ -69,6 +71,7 @@ export class S3Driver implements StorageDriver {
   readonly multipart: MultipartFacet;
   readonly records: S3Records;
   readonly sweeper: SweepFacet;
+  readonly replace: ReplaceFacet;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly signer: S3UrlSigner;
@@ -113,6 +116,13 @@ export class S3Driver implements StorageDriver {
       upload: (intent, ttl) => this.presignUpload(intent, ttl),
     };
     this.capabilities = { conditionalWrites: config.conditionalWrites, digest: config.integrity };
+    this.replace = {
+      replace: (intent, body, signal) => {
+        const digest = this.uploadHeaders(intent);
+        const checked = { md5: digest['Content-MD5'], sha256Base64: digest['x-amz-checksum-sha256'] };
+        return replaceS3Artifact(client, this.bucket, intent, checked, checkArtifactMeta(intent.meta), body, signal);
+      },
+    };
   }
 
   /** Creates the bucket when it is missing and VC_S3_CREATE_BUCKET is set. */
