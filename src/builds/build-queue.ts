@@ -99,8 +99,11 @@ export interface ConsumeOptions {
 }
 
 export interface BuildConsumer {
-  /** Stops taking jobs and waits for the running ones (SIGTERM drain). */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and waits for the running ones (SIGTERM drain). With `graceMs`, builds still
+   * running past it are stopped and handed back to the queue, where another worker takes them.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { asBuildFailure, retryDelay } from './build-failure.js';
 import type { BuildConsumer, BuildHandler, BuildJobData, BuildResult, ConsumeOptions } from './build-queue.js';
+import { drainWithin, handBackReason } from './hand-back.js';
 import { QUEUE_NAME, type BuildRedisKeys } from './redis-keys.js';
 
 export interface BullmqConsumerDeps {
@@ -30,14 +31,25 @@ export function startBullmqConsumer(deps: BullmqConsumerDeps): BuildConsumer {
   const { handler, opts, logger } = deps;
   const workerId = randomUUID();
 
-  const processor = async (job: Job<StoredJobData, BuildResult>, _token?: string, signal?: AbortSignal) => {
+  const running = new Map<string, AbortController>();
+  const handedBack = new Set<string>();
+
+  const processor = async (job: Job<StoredJobData, BuildResult>, token?: string, signal?: AbortSignal) => {
     const data = job.data;
     let firstStartedAt = data.firstStartedAt;
     if (firstStartedAt === undefined) {
       firstStartedAt = Date.now();
       await job.updateData({ ...data, firstStartedAt });
     }
-    const jobSignal = signal ?? new AbortController().signal;
+    // Our own controller, so a drain past the grace can stop this build (BullMQ's signal is for
+    // cancellations, and close(true) does not put a job back).
+    const controller = new AbortController();
+    const forward = () => controller.abort(signal?.reason);
+    if (signal?.aborted) forward();
+    else signal?.addEventListener('abort', forward, { once: true });
+    const jobSignal = controller.signal;
+    const id = job.id ?? '';
+    running.set(id, controller);
     try {
       return await handler({
         id: job.id ?? '',
@@ -56,10 +68,20 @@ export function startBullmqConsumer(deps: BullmqConsumerDeps): BuildConsumer {
         },
       });
     } catch (err) {
+      if (handedBack.has(id) && token !== undefined) {
+        // Straight back to waiting: another worker takes it now, not after the lock lapses.
+        await job.moveToWait(token);
+        logger.info({ build: id }, 'build handed back to the queue: this worker is stopping');
+        throw new WaitingError();
+      }
       const failure = asBuildFailure(err);
       // BullMQ retries (with our backoff) anything but an UnrecoverableError.
       if (!failure.retryable || jobSignal.aborted) throw new UnrecoverableError(failure.message);
       throw new Error(failure.message, { cause: err });
+    } finally {
+      signal?.removeEventListener('abort', forward);
+      running.delete(id);
+      handedBack.delete(id);
     }
   };
 
@@ -96,10 +118,16 @@ export function startBullmqConsumer(deps: BullmqConsumerDeps): BuildConsumer {
   heartbeat.unref();
 
   return {
-    close: async () => {
+    close: async (graceMs?: number) => {
       clearInterval(heartbeat);
-      // close() without force waits for the running builds: the SIGTERM drain.
-      await worker.close();
+      // close() without force waits for the running builds: the SIGTERM drain, bounded by the
+      // grace; builds still running then are stopped and handed back.
+      await drainWithin(worker.close(), graceMs, () => {
+        for (const [id, controller] of running) {
+          handedBack.add(id);
+          controller.abort(handBackReason());
+        }
+      });
       await deps.commands.zrem(deps.keys.workers, workerId).catch(() => undefined);
       await subscriber.quit().catch(() => subscriber.disconnect());
     },

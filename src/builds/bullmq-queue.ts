@@ -1,9 +1,10 @@
-import { Job, Queue, QueueEvents } from 'bullmq';
+import { Job, Queue, QueueEvents, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisRole } from './redis-connection.js';
 import { queueTimeoutMessage, type RetryPolicy } from './build-failure.js';
 import { startBullmqConsumer } from './bullmq-consumer.js';
+import { startStalledChecker } from './bullmq-stalled-check.js';
 import {
   LIVE_STATES,
   QueueFullError,
@@ -32,6 +33,8 @@ export interface BullmqQueueOptions {
   readonly logger: Logger;
   /** Seconds finished builds, tombstones and waiter counts are kept in Redis. */
   readonly keepSeconds?: number;
+  /** Ms between checks for builds whose worker vanished (bullmq-stalled-check.ts); 0: off. */
+  readonly stalledCheckMs?: number;
 }
 
 interface Tombstone {
@@ -68,6 +71,7 @@ export class BullmqBuildQueue implements BuildQueue {
   private readonly listeners = new Map<string, Set<(event: BuildEvent) => void>>();
   private readonly consumers = new Set<BuildConsumer>();
   private readonly connections: Redis[] = [];
+  private readonly stalledChecker: Worker | undefined;
 
   constructor(private readonly opts: BullmqQueueOptions) {
     this.redis = this.connect('commands');
@@ -75,6 +79,11 @@ export class BullmqBuildQueue implements BuildQueue {
     this.queue.on('error', (err) => opts.logger.warn({ err }, 'build queue: redis error'));
     this.keys = buildRedisKeys(opts.prefix);
     this.keepSeconds = opts.keepSeconds ?? 86_400;
+    const intervalMs = opts.stalledCheckMs ?? 30_000;
+    this.stalledChecker =
+      intervalMs > 0
+        ? startStalledChecker({ connection: this.connect('blocking'), prefix: opts.prefix, intervalMs, maxStalledCount: Math.max(1, opts.retry.maxAttempts), logger: opts.logger })
+        : undefined;
   }
 
   async ensure(data: BuildJobData, opts: EnsureOptions): Promise<EnsureResult> {
@@ -186,9 +195,9 @@ export class BullmqBuildQueue implements BuildQueue {
       logger: this.opts.logger,
     });
     const tracked: BuildConsumer = {
-      close: async () => {
+      close: async (graceMs?: number) => {
         this.consumers.delete(tracked);
-        await consumer.close();
+        await consumer.close(graceMs);
       },
     };
     this.consumers.add(tracked);
@@ -207,6 +216,7 @@ export class BullmqBuildQueue implements BuildQueue {
 
   async close(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.close()));
+    await this.stalledChecker?.close(true);
     if (this.events) await (await this.events).close();
     await this.queue.close();
     await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));

@@ -76,8 +76,12 @@ export const buildsConfigSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
       .default('builds'),
-    /** Builds running at once per worker. */
+    /** Builds running at once per worker: the most build slots it makes. */
     concurrency: int(1, 256).default(2),
+    /** Build slots kept ready even when idle (at most `concurrency`); more are made on demand. */
+    minSlots: int(0, 256).default(1),
+    /** Seconds a slot above `minSlots` may stay unused before it is retired (its builder closed). */
+    slotIdleTimeout: duration(1, 86_400).default(60),
     /** A build slot is torn down and set up again after this many builds (0: never). */
     recycleAfter: int(0, 1_000_000).default(0),
     /** Builds waiting or running beyond which a miss answers 503 (0: unbounded). */
@@ -125,6 +129,8 @@ export const BUILD_ENV_PATHS: Readonly<Record<string, string>> = {
   VC_BUILD_ENV: 'builds.env',
   VC_BUILD_NAMESPACE: 'builds.namespace',
   VC_BUILD_CONCURRENCY: 'builds.concurrency',
+  VC_BUILD_MIN_SLOTS: 'builds.minSlots',
+  VC_BUILD_SLOT_IDLE_TIMEOUT: 'builds.slotIdleTimeout',
   VC_BUILD_RECYCLE_AFTER: 'builds.recycleAfter',
   VC_BUILD_MAX_QUEUE: 'builds.maxQueue',
   VC_BUILD_QUEUE_TIMEOUT: 'builds.queueTimeout',

@@ -20,6 +20,8 @@ export function createBuildQueue(config: BuildsConfig, logger: Logger): BuildQue
     prefix: config.redisPrefix,
     logsTail: config.logsTail,
     logger,
+    // A dead worker's build is put back within about two lock durations, live worker or not.
+    stalledCheckMs: config.lockDuration,
     retry: {
       maxAttempts: config.maxAttempts,
       initialDelay: config.initialDelay,

@@ -1,10 +1,13 @@
 import type { BuildHandler, ConsumeOptions } from './build-queue.js';
+import { drainWithin, handBackReason } from './hand-back.js';
 import type { InProcessBuildQueue, InProcessJob } from './in-process-queue.js';
 
 /** Runs the in-process queue's builds: at most `concurrency` at once; `drain` waits for the running ones. */
 export class InProcessConsumer {
-  private running = 0;
+  private busy = 0;
   private closing = false;
+  private readonly running = new Map<InProcessJob, AbortController>();
+  private readonly handedBack = new Set<InProcessJob>();
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
@@ -14,12 +17,12 @@ export class InProcessConsumer {
   ) {}
 
   pump(): void {
-    while (!this.closing && this.running < this.opts.concurrency) {
+    while (!this.closing && this.busy < this.opts.concurrency) {
       const job = this.queue.take();
       if (!job) return;
-      this.running++;
+      this.busy++;
       const run = this.run(job).finally(() => {
-        this.running--;
+        this.busy--;
         this.inFlight.delete(run);
         this.queue.pump();
       });
@@ -27,13 +30,20 @@ export class InProcessConsumer {
     }
   }
 
-  async drain(): Promise<void> {
+  /** Waits for the running builds; past `graceMs`, stops them and hands them back to the queue. */
+  async drain(graceMs?: number): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.inFlight]);
+    await drainWithin(Promise.all([...this.inFlight]).then(() => undefined), graceMs, () => {
+      for (const [job, controller] of this.running) {
+        this.handedBack.add(job);
+        controller.abort(handBackReason());
+      }
+    });
   }
 
   private async run(job: InProcessJob): Promise<void> {
     const controller = new AbortController();
+    this.running.set(job, controller);
     this.queue.started(job, controller);
     try {
       const result = await this.handler({
@@ -49,7 +59,10 @@ export class InProcessConsumer {
       });
       this.queue.settled(job, { result }, this.opts);
     } catch (error) {
-      this.queue.settled(job, { error }, this.opts);
+      if (this.handedBack.delete(job)) this.queue.handBack(job);
+      else this.queue.settled(job, { error }, this.opts);
+    } finally {
+      this.running.delete(job);
     }
   }
 }

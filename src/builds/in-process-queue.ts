@@ -148,9 +148,9 @@ export class InProcessBuildQueue implements BuildQueue {
     this.consumers.add(consumer);
     this.pump();
     return {
-      close: async () => {
+      close: async (graceMs?: number) => {
         this.consumers.delete(consumer);
-        await consumer.drain();
+        await consumer.drain(graceMs);
       },
     };
   }
@@ -203,6 +203,23 @@ export class InProcessBuildQueue implements BuildQueue {
     } else {
       this.finish(job, 'failed', { error: failure.message });
     }
+  }
+
+  /**
+   * A build its consumer stopped while draining: first in line again, the attempt not counted (a
+   * consumer still running here takes it; with none, it waits like any queued build).
+   */
+  handBack(job: InProcessJob): void {
+    job.controller = undefined;
+    job.attempts = Math.max(0, job.attempts - 1);
+    if (job.cancelReason !== undefined) {
+      this.finish(job, 'cancelled', { error: job.cancelReason });
+      return;
+    }
+    job.state = 'queued';
+    this.emitState(job);
+    this.waiting.unshift(job.id);
+    this.pump();
   }
 
   appendLogs(job: InProcessJob, lines: readonly string[]): void {

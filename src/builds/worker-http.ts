@@ -18,6 +18,8 @@ export interface WorkerHttpDeps {
   readonly logger: Logger;
   /** Longest a readiness check may take before it counts as a failure (VC_REDIS_TIMEOUT). */
   readonly checkTimeoutMs: number;
+  /** What `/stats` shows (slots busy, builds done, recycled: Narya's `/debug/workers`). */
+  readonly stats: () => unknown;
 }
 
 export interface WorkerHttpServer {
@@ -28,8 +30,8 @@ export interface WorkerHttpServer {
 
 /**
  * `velocity-worker`'s own HTTP server: `/healthz` (the process answers), `/readyz` (every check
- * passes and the worker is not draining), `/metrics` (behind VC_METRICS_TOKEN when set). node:http
- * rather than Koa: three fixed GET routes, nothing a framework would add.
+ * passes and the worker is not draining), `/metrics` and `/stats` (behind VC_METRICS_TOKEN when
+ * set). node:http rather than Koa: four fixed GET routes, nothing a framework would add.
  */
 export async function startWorkerHttp(deps: WorkerHttpDeps, listen: { host: string; port: number }): Promise<WorkerHttpServer> {
   const readiness = readinessProbe(deps);
@@ -65,8 +67,8 @@ type Readiness = () => Promise<{ status: number; body: unknown }>;
 
 async function route(deps: WorkerHttpDeps, readiness: Readiness, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
-  if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics') {
-    send(res, 404, { code: 'not_found', message: 'the worker serves /healthz, /readyz and /metrics' });
+  if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics' && path !== '/stats') {
+    send(res, 404, { code: 'not_found', message: 'the worker serves /healthz, /readyz, /metrics and /stats' });
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -81,8 +83,11 @@ async function route(deps: WorkerHttpDeps, readiness: Readiness, req: IncomingMe
     if (status !== 200) res.setHeader('Retry-After', '5');
     send(res, status, body);
   } else if (!deps.auth.allows(req.headers.authorization)) {
+    // /stats names no secret, but what a worker is doing is for operators: the scrape token.
     res.setHeader('WWW-Authenticate', 'Bearer');
-    send(res, 401, { code: 'unauthorized', message: '/metrics needs the metrics token (VC_METRICS_TOKEN) as a bearer token' });
+    send(res, 401, { code: 'unauthorized', message: `${path} needs the metrics token (VC_METRICS_TOKEN) as a bearer token` });
+  } else if (path === '/stats') {
+    send(res, 200, { draining: deps.draining(), ...(deps.stats() as object) });
   } else {
     const text = await deps.registry.metrics();
     res.writeHead(200, { 'Content-Type': deps.registry.contentType, 'Content-Length': Buffer.byteLength(text) });

@@ -18,7 +18,8 @@ import { startWorkerHttp } from './worker-http.js';
 /**
  * `velocity-worker`: takes builds from the BullMQ queue on `VC_REDIS_URL`, builds with Velox or
  * the build command, uploads to the configured store. SIGTERM drains: no new builds, the running
- * ones finish (a second SIGTERM stops at once; the builds' locks lapse and another worker takes them).
+ * ones finish within VC_SHUTDOWN_GRACE or are handed back (a second SIGTERM stops at once; the
+ * builds' process groups die with the worker, their locks lapse and another worker takes them).
  */
 export async function workerMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const opts = new Command('velocity-worker')
@@ -77,6 +78,7 @@ export async function workerMain(argv: readonly string[], env: NodeJS.ProcessEnv
       draining: () => draining,
       logger,
       checkTimeoutMs: redisTimeoutMs,
+      stats: () => worker.stats(),
     },
     { host: config.host, port: config.builds.workerPort },
   );
@@ -89,9 +91,11 @@ export async function workerMain(argv: readonly string[], env: NodeJS.ProcessEnv
     logger,
     async () => {
       // /readyz turns 503 at once; /metrics keeps answering until the running builds are done,
-      // so the last scrape before exit still counts them.
+      // so the last scrape before exit still counts them. Builds still running after the
+      // shutdown grace are stopped and handed back to the queue (another worker takes them at
+      // once), so a SIGTERM never waits for a long build (Kubernetes would SIGKILL us anyway).
       draining = true;
-      await worker.drain();
+      await worker.drain(config.shutdownGrace * 1000);
       await http.close();
       await queue.close();
       await driver.close();

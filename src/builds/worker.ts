@@ -12,7 +12,7 @@ import type { BuildConsumer, BuildJobContext, BuildQueue, BuildResult } from './
 import type { BuilderFactory } from './builders/builder.js';
 import type { BuildsConfig } from './config.js';
 import { digestFile } from './file-digest.js';
-import { SlotPool } from './slot-pool.js';
+import { SlotPool, type SlotPoolStats } from './slot-pool.js';
 
 export interface BuildWorkerDeps {
   readonly queue: BuildQueue;
@@ -31,9 +31,12 @@ export function workerIdentity(program: string): string {
 }
 
 export interface BuildWorker {
-  /** Stops taking builds and waits for the running ones, then releases the builders. */
-  drain(): Promise<void>;
-  stats(): readonly { readonly index: number; readonly builds: number; readonly recycled: number }[];
+  /**
+   * Stops taking builds and waits for the running ones, then releases the builders. Past
+   * `graceMs` the running builds are stopped and handed back to the queue.
+   */
+  drain(graceMs?: number): Promise<void>;
+  stats(): SlotPoolStats;
 }
 
 type Outcome = 'success' | 'failure' | 'retry' | 'cancelled' | 'timeout';
@@ -45,7 +48,11 @@ type Outcome = 'success' | 'failure' | 'retry' | 'cancelled' | 'timeout';
  */
 export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
   const { config, driver, logger } = deps;
-  const pool = new SlotPool(config.concurrency, deps.builderFactory, config.recycleAfter, logger);
+  const pool = new SlotPool(
+    { min: Math.min(config.minSlots, config.concurrency), max: config.concurrency, recycleAfter: config.recycleAfter, idleMs: config.slotIdleTimeout * 1000 },
+    deps.builderFactory,
+    logger,
+  );
   const identity = deps.identity ?? workerIdentity('velocity-worker');
 
   const count = (outcome: Outcome) => deps.metrics?.buildsTotal.inc({ result: outcome });
@@ -180,10 +187,10 @@ export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
   });
 
   return {
-    drain: async () => {
+    drain: async (graceMs?: number) => {
       const c = consumer;
       consumer = undefined;
-      if (c) await c.close();
+      if (c) await c.close(graceMs);
       await pool.close();
     },
     stats: () => pool.stats(),

@@ -51,6 +51,11 @@ export function buildsExtension(opts: BuildsExtensionOptions): NonNullable<Start
     return {
       extraRouters: routers,
       ...(proxy ? { upgrade: proxy.upgrade } : {}),
+      // The in-process worker's builds get the shutdown grace, not VC_BUILD_TIMEOUT (52 s were
+      // seen): past it they are stopped and handed back to the queue.
+      drain: async (graceMs) => {
+        await runtime.worker?.drain(graceMs);
+      },
       // Bounded by VC_REDIS_TIMEOUT and the probe's own deadline: a dead Redis is "not ready" at once.
       readiness: [{ name: 'build_queue', check: (signal) => runtime.service.ping(signal) }],
       close: async () => {

@@ -28,6 +28,8 @@ export interface ExtensionHooks {
   close?: () => Promise<void>;
   /** The server's `upgrade` listener (proxy mode's WebSockets); without one Node refuses upgrades. */
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Started with close, beside the HTTP drain, under the same grace (the in-process worker's builds). */
+  drain?: (graceMs: number) => Promise<void>;
 }
 
 export interface RunningGateway {
@@ -132,6 +134,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     metrics,
     async close(graceMs = config.shutdownGrace * 1000) {
       draining = true;
+      const drained = extra.drain?.(graceMs);
       // Stop accepting, but (unlike http.Server#close) do not close idle keep-alive connections in
       // the same instant: on a busy connection the client's next request is often already on the
       // wire or unread in our buffer, and closing then resets it (5 of 6 busy loops were reset in
@@ -146,6 +149,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       // http's own close, for its timeout checker (the listener is already gone).
       server.close();
       slowClients.stop();
+      await drained;
       await extra.close?.();
       await app.close();
       await driver.close();

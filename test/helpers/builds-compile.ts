@@ -8,9 +8,10 @@ import { transformFile } from '@swc/core';
  * own transform: fast, no type check (`npm run typecheck` is the type gate), and independent of
  * other files' `dist/` state.
  */
-export async function compileSources(root = process.cwd()): Promise<string> {
+export async function compileSources(root = process.cwd(), name = 'builds-dist'): Promise<string> {
   const src = join(root, 'src');
-  const out = join(root, '.test-services', 'builds-dist');
+  // A name per test file: two files compiling into one folder at once read each other's half-written files.
+  const out = join(root, '.test-services', name);
   const files = (await readdir(src, { recursive: true })).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
   await Promise.all(
     files.map(async (file) => {

@@ -10,7 +10,15 @@ const TOKEN = 'worker-metrics-token-0123456789';
 async function server(checks: WorkerReadinessCheck[], draining = () => false) {
   const metrics = createMetrics({ program: 'velocity-worker', processMetrics: false });
   return startWorkerHttp(
-    { registry: metrics.registry, auth: scrapeAuth(TOKEN), checks, draining, logger: pino({ level: 'silent' }), checkTimeoutMs: 300 },
+    {
+      registry: metrics.registry,
+      auth: scrapeAuth(TOKEN),
+      checks,
+      draining,
+      logger: pino({ level: 'silent' }),
+      checkTimeoutMs: 300,
+      stats: () => ({ busy: 1, buildsDone: 3, recycled: 0 }),
+    },
     { host: '127.0.0.1', port: 0 },
   );
 }
@@ -42,6 +50,11 @@ describe("velocity-worker's HTTP server", () => {
       expect(metrics.text).toContain('program="velocity-worker"');
 
       expect((await get(`${http.url}/metrics`, { method: 'HEAD', headers: { authorization: `Bearer ${TOKEN}` } })).text).toBe('');
+      // /stats: behind the same token as /metrics.
+      expect((await get(`${http.url}/stats`)).status).toBe(401);
+      const stats = await get(`${http.url}/stats`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(stats.status).toBe(200);
+      expect(JSON.parse(stats.text)).toEqual({ draining: false, busy: 1, buildsDone: 3, recycled: 0 });
       const post = await get(`${http.url}/healthz`, { method: 'POST' });
       expect(post.status).toBe(405);
       expect(post.headers.get('allow')).toBe('GET, HEAD');

@@ -6,6 +6,7 @@ import { BuildFailure } from '../build-failure.js';
 import { canonicalJson } from '../canonical-request.js';
 import type { BuildInput, BuildOutput, Builder } from './builder.js';
 import { buildCommandEnv } from './command-env.js';
+import { watchBuildGroup } from './orphan-watchdog.js';
 
 /** Exit status a command uses for "try again later" (sysexits' EX_TEMPFAIL); any other failure is final. */
 export const EXIT_TEMPFAIL = 75;
@@ -44,7 +45,7 @@ export function createCommandBuilder(opts: CommandBuilderOptions): Builder {
         os: input.canonical.target_platform.os,
         arch: input.canonical.target_platform.arch,
       });
-      const { code, signal, stderrTail } = await run(opts.command, env, input);
+      const { code, signal, stderrTail } = await run(opts.command, env, input, dir);
       if (input.signal.aborted) throw input.signal.reason;
       if (code !== 0) {
         const how = code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with status ${code}`;
@@ -76,6 +77,7 @@ function run(
   command: string,
   env: Readonly<Record<string, string>>,
   input: BuildInput,
+  workDir: string,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderrTail: string[] }> {
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', command], {
@@ -84,6 +86,8 @@ function run(
       stdio: ['pipe', 'pipe', 'pipe'],
       env,
     });
+    // Should the worker die before the build ends, the group and its directory go with it.
+    const watchdog = child.pid === undefined ? undefined : watchBuildGroup(child.pid, workDir);
     const stderrTail: string[] = [];
     const kill = () => {
       if (child.pid !== undefined) {
@@ -121,10 +125,14 @@ function run(
     child.stdin.on('error', () => undefined);
     child.stdin.end(canonicalJson(input.canonical));
     child.on('error', (err) => {
+      watchdog?.stop();
       input.signal.removeEventListener('abort', kill);
       reject(new BuildFailure(`could not start the build command: ${err.message}`, { code: 'build_failed', retryable: false }));
     });
     child.on('close', (code, signal) => {
+      // The shell is gone, but whatever it left in the background still belongs to the build.
+      kill();
+      watchdog?.stop();
       input.signal.removeEventListener('abort', kill);
       resolve({ code, signal, stderrTail });
     });

@@ -93,7 +93,7 @@ describe('worker slots', () => {
     const seen = finals.map((f) => Number(/running=\s*(\d+)/.exec(f.logsTail.join('\n'))?.[1]));
     expect(seen.every((n) => n >= 1)).toBe(true);
     expect(Math.max(...seen)).toBeLessThanOrEqual(2);
-    const stats = h.worker?.stats() ?? [];
+    const stats = h.worker?.stats().slots ?? [];
     // 6 builds over 2 slots, recycled every 2 builds: every build is accounted for, >= 2 recycles.
     expect(stats.reduce((n, s) => n + s.recycled * 2 + s.builds, 0)).toBe(6);
     expect(stats.reduce((n, s) => n + s.recycled, 0)).toBeGreaterThanOrEqual(2);
