@@ -64,10 +64,10 @@ describe('build slots', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(fourth).toBe(false);
     expect(pool.stats().waiting).toBe(1);
-    await pool.release(slots[0]!);
+    await pool.release(slots[0]);
     await pool.release(await waiting);
-    await pool.release(slots[1]!);
-    await pool.release(slots[2]!);
+    await pool.release(slots[1]);
+    await pool.release(slots[2]);
     expect(pool.stats()).toMatchObject({ busy: 0, idle: 3, buildsDone: 4 });
     await new Promise((r) => setTimeout(r, 250));
     expect(pool.stats()).toMatchObject({ busy: 0, idle: 1, retired: 2 });
