@@ -27,6 +27,7 @@ import type {
 } from '../driver.js';
 import { ArtifactNotFoundError, IntegrityError, StorageUnavailableError } from '../errors.js';
 import { artifactKey, describeRef } from '../object-keys.js';
+import { assertReplaceable } from '../replace-scope.js';
 import { classifyS3Error, describeS3Error, toStorageError } from './classify-s3-error.js';
 import { S3Head } from './s3-head.js';
 import { S3Listing } from './s3-listing.js';
@@ -117,10 +118,12 @@ export class S3Driver implements StorageDriver {
     };
     this.capabilities = { conditionalWrites: config.conditionalWrites, digest: config.integrity };
     this.replace = {
-      replace: (intent, body, signal) => {
+      replace: async (intent, body, signal) => {
+        // The scope first: nothing outside the builds space gets as far as a digest check.
+        assertReplaceable(intent.ref);
         const digest = this.uploadHeaders(intent);
         const checked = { md5: digest['Content-MD5'], sha256Base64: digest['x-amz-checksum-sha256'] };
-        return replaceS3Artifact(client, this.bucket, intent, checked, checkArtifactMeta(intent.meta), body, signal);
+        await replaceS3Artifact(client, this.bucket, intent, checked, checkArtifactMeta(intent.meta), body, signal);
       },
     };
   }
