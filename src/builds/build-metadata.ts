@@ -54,6 +54,14 @@ export function buildMetadata(
   };
 }
 
+/**
+ * What a forced rebuild records besides the usual facts: that it was forced, and the SHA-256 of
+ * the binary it replaced (empty when none was stored).
+ */
+export function forcedMetadata(replacedSha256: string): Record<string, string> {
+  return { 'force-rebuild': 'true', ...(replacedSha256 === '' ? {} : { 'replaced-sha256': replacedSha256 }) };
+}
+
 /** The build facts as `POST /v1/builds` and `GET /v1/builds/{id}` show them (snake_case, as the API). */
 export interface BuildFacts {
   readonly built_at: string;
@@ -67,6 +75,8 @@ export interface BuildFacts {
   readonly race?: boolean;
   readonly debug?: boolean;
   readonly duration_ms?: number;
+  readonly force_rebuild?: boolean;
+  readonly replaced_sha256?: string;
 }
 
 /** Reads back what buildMetadata recorded; absent facts stay absent rather than guessed. */
@@ -86,5 +96,7 @@ export function buildFacts(info: ArtifactInfo): BuildFacts {
     ...(meta.race === 'true' ? { race: true } : {}),
     ...(meta.debug === 'true' ? { debug: true } : {}),
     ...(meta['build-duration-ms'] !== undefined && Number.isFinite(duration) ? { duration_ms: duration } : {}),
+    ...(meta['force-rebuild'] === 'true' ? { force_rebuild: true } : {}),
+    ...text('replaced-sha256'),
   };
 }

@@ -32,8 +32,11 @@ export interface BuildJobData {
 export interface BuildResult {
   readonly size: number;
   readonly sha256: string;
-  /** `exists`: somebody stored this key first; the stored artifact stays (first write wins). */
-  readonly stored: 'created' | 'exists';
+  /**
+   * `exists`: somebody stored this key first; the stored artifact stays (first write wins).
+   * `replaced`: a forced rebuild's binary replaced the stored one (builds space only).
+   */
+  readonly stored: 'created' | 'exists' | 'replaced';
   readonly durationMs: number;
 }
 

@@ -7,7 +7,7 @@ import type { ArtifactRef, StorageDriver } from '../storage/driver.js';
 import { ArtifactExistsError } from '../storage/errors.js';
 import { buildArtifactRef } from './build-artifact.js';
 import { BuildFailure, asBuildFailure, queueTimeoutMessage } from './build-failure.js';
-import { buildMetadata } from './build-metadata.js';
+import { buildMetadata, forcedMetadata } from './build-metadata.js';
 import type { BuildConsumer, BuildJobContext, BuildQueue, BuildResult } from './build-queue.js';
 import type { BuilderFactory } from './builders/builder.js';
 import type { BuildsConfig } from './config.js';
@@ -142,23 +142,35 @@ export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
     const { path } = output;
     const digest = await digestFile(path, signal);
     const durationMs = performance.now() - started;
+    // force_rebuild: the new binary replaces the stored one (the one exception to first write
+    // wins, builds space only: ReplaceFacet in storage/driver.ts), recording which one it replaced.
+    const replace = job.data.forceRebuild ? driver.replace : undefined;
+    const replacing = replace ? ((await driver.head(ref, signal))?.info.sha256 ?? '') : undefined;
     const intent = {
       ref,
       size: digest.size,
       sha256: digest.sha256,
       md5: driver.capabilities.digest === 'md5' ? digest.md5 : undefined,
-      meta: buildMetadata(job.data.canonical, {
-        key: job.data.key,
-        durationMs,
-        builtBy: identity,
-        // Absent on jobs queued by a gateway older than this field.
-        requestedBy: job.data.requestedBy ?? 'unknown',
-        builder: output.builder,
-      }),
+      meta: {
+        ...buildMetadata(job.data.canonical, {
+          key: job.data.key,
+          durationMs,
+          builtBy: identity,
+          // Absent on jobs queued by a gateway older than this field.
+          requestedBy: job.data.requestedBy ?? 'unknown',
+          builder: output.builder,
+        }),
+        ...(replacing === undefined ? {} : forcedMetadata(replacing)),
+      },
     };
     let stored: BuildResult['stored'];
     try {
-      stored = await driver.write(intent, createReadStream(path), signal);
+      if (replace) {
+        await replace.replace(intent, createReadStream(path), signal);
+        stored = 'replaced';
+      } else {
+        stored = await driver.write(intent, createReadStream(path), signal);
+      }
     } catch (err) {
       if (!(err instanceof ArtifactExistsError)) {
         if (signal.aborted) throw err;
