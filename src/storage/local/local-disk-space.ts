@@ -28,12 +28,12 @@ export class DiskSpace {
   /** Throws StorageUnavailableError when the disk is full, or was moments ago. */
   async check(): Promise<void> {
     if (this.fullAt !== undefined && this.now() - this.fullAt < DISK_FULL_HOLD_MS) {
-      throw new StorageUnavailableError(`local root ${this.root}: a write failed for want of disk space ${Math.round((this.now() - this.fullAt) / 1000)} s ago`);
+      throw new StorageFullError(`local root ${this.root}: a write failed for want of disk space ${Math.round((this.now() - this.fullAt) / 1000)} s ago`);
     }
     const s = await statfs(this.root);
     const free = s.bavail * s.bsize;
     if (free < this.minFreeBytes) {
-      throw new StorageUnavailableError(`local root ${this.root}: ${free} bytes free, below the floor of ${this.minFreeBytes} (VC_LOCAL_MIN_FREE_BYTES)`);
+      throw new StorageFullError(`local root ${this.root}: ${free} bytes free, below the floor of ${this.minFreeBytes} (VC_LOCAL_MIN_FREE_BYTES)`);
     }
   }
 
