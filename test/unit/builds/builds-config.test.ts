@@ -49,6 +49,17 @@ describe('builds configuration', () => {
     expect(runsInProcessWorker(replicated.builds)).toBe(false);
   });
 
+  it('reads the Velox busy wait and the default platform, refusing a platform no request accepts', async () => {
+    const config = await loadConfig({ env: { VC_VELOX_BUSY_WAIT: '90', VC_BUILD_DEFAULT_PLATFORM: 'darwin/arm64' } });
+    expect(config.builds).toMatchObject({ veloxBusyWait: 90, defaultPlatform: 'darwin/arm64' });
+    expect((await loadConfig({ env: {} })).builds).toMatchObject({ veloxBusyWait: 0, defaultPlatform: 'linux/amd64' });
+    for (const bad of ['beos/amd64', 'linux', 'linux/amd64/v3']) {
+      const err = (await loadConfig({ env: { VC_BUILD_DEFAULT_PLATFORM: bad } }).catch((e: unknown) => e)) as ConfigError;
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err.problems.join('\n')).toContain('builds.defaultPlatform (VC_BUILD_DEFAULT_PLATFORM)');
+    }
+  });
+
   it('lists every bad build setting with its variable', async () => {
     const err = (await loadConfig({
       env: { VC_BUILD_CONCURRENCY: '0', VC_REDIS_URL: 'not a url', VC_BUILD_BACKOFF_MULTIPLIER: 'fast' },
