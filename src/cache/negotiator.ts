@@ -4,7 +4,7 @@ import { requireNamespace, requireScope, type Principal } from '../auth/principa
 import { BadRequestError, PayloadTooLargeError, VelocityError } from '../errors.js';
 import type { AccessRecorder } from '../lifecycle/access-counter.js';
 import type { ArtifactRef, MultipartFacet, StorageDriver } from '../storage/driver.js';
-import { StorageUnavailableError } from '../storage/errors.js';
+import { StorageUnavailableError, isStorageOutage } from '../storage/errors.js';
 import { presignFacet } from '../storage/presign-download.js';
 import { DEFAULT_NAMESPACE } from '../storage/object-keys.js';
 import type { KnownKeys } from './known-keys.js';
@@ -98,7 +98,6 @@ export class Negotiator {
     } catch (err) {
       // A store call cut short because the client left is not an outage.
       if (asked?.aborted) throw asked.reason;
-      if (err instanceof StorageUnavailableError) this.deps.metrics.storageErrors.inc({ operation: 'negotiate' });
       throw err;
     } finally {
       this.observe(req.action, status, (performance.now() - started) / 1000);
@@ -211,6 +210,8 @@ export class Negotiator {
           results[i] = await this.negotiate(principal, req, batchSignal);
         } catch (err) {
           if (!(err instanceof VelocityError)) this.deps.onUnexpectedError?.(err);
+          // A single negotiation's outage is counted by the error boundary; a batch answers it here.
+          if (isStorageOutage(err)) this.deps.metrics.storageErrors.inc({ operation: 'negotiate' });
           results[i] = itemError(err);
         }
       }

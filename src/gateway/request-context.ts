@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/create-metrics.js';
+import { storageOperationOf } from '../metrics/label-sets.js';
+import { isStorageOutage } from '../storage/errors.js';
 import { respondNotFound, respondWithError } from './error-handler.js';
 import { RequestState, type GatewayState } from './state.js';
 
@@ -37,7 +39,12 @@ export function requestContext(logger: Logger, metrics: Metrics, draining: () =>
     } catch (err) {
       // Whatever a store call threw after the client left (an abort wrapped as a store error,
       // say) is the client's doing, not an outage.
-      respondWithError(ctx, state.clientGone ?? err);
+      const answered = state.clientGone ?? err;
+      respondWithError(ctx, answered);
+      if (isStorageOutage(answered)) {
+        const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+        metrics.storageErrors.inc({ operation: storageOperationOf(ctx.method, route) });
+      }
     } finally {
       // Close the connection after this answer when draining (the client moves to another
       // replica) or when the body was not read to its end (401 before the body, say): otherwise

@@ -8,8 +8,23 @@
 /** Outcomes of one build attempt (src/builds/worker.ts counts them). */
 export const BUILD_RESULTS = ['success', 'failure', 'retry', 'cancelled', 'timeout'] as const;
 
-/** Where a storage outage is counted today (src/cache/negotiator.ts). */
-export const STORAGE_ERROR_OPERATIONS = ['negotiate'] as const;
+/**
+ * What a request that met a storage outage (503 storage_unavailable, 507 storage_full) was doing:
+ * counted once per failed request by the gateway's error boundary (request-context.ts), per item
+ * in a batch (src/cache/negotiator.ts), and per failed binary upload by the build worker.
+ */
+export const STORAGE_ERROR_OPERATIONS = ['negotiate', 'upload', 'download', 'builds', 'admin', 'other', 'build_upload'] as const;
+export type StorageErrorOperation = (typeof STORAGE_ERROR_OPERATIONS)[number];
+
+/** The operation of a route pattern (`_matchedRoute`): a bounded label, never a path. */
+export function storageOperationOf(method: string, route: string): StorageErrorOperation {
+  if (route.startsWith('/v1/negotiate')) return 'negotiate';
+  if (route.startsWith('/v1/uploads/')) return 'upload';
+  if (route.startsWith('/v1/local/')) return method === 'PUT' ? 'upload' : 'download';
+  if (route.startsWith('/v1/builds')) return 'builds';
+  if (route.startsWith('/v1/admin/')) return 'admin';
+  return 'other';
+}
 
 /** Negotiation answers per action; `error` is any exception, a storage outage among them. */
 export const NEGOTIATION_STATUSES = {

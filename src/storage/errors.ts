@@ -61,3 +61,8 @@ export class SignedUrlRejectedError extends VelocityError {
     super(`signed URL rejected: ${reason}`, { status: 403, code: 'signature_rejected' });
   }
 }
+
+/** The store could not take or give bytes: an outage or a full store, counted as a storage error. */
+export function isStorageOutage(err: unknown): err is StorageUnavailableError | StorageFullError {
+  return err instanceof StorageUnavailableError || err instanceof StorageFullError;
+}

@@ -125,9 +125,12 @@ describe('negotiator: store calls', () => {
       await expect(wrapped).rejects.toBeInstanceOf(ClientClosedRequestError);
       expect(await t.metrics.registry.getSingleMetricAsString('vc_storage_errors_total')).not.toMatch(/operation="negotiate"\} [1-9]/);
 
-      // A real outage still is one.
+      // A real outage still is one: a single negotiation's reaches the HTTP error boundary, which
+      // counts it (storage-outage.test.ts); a batch item's is counted here, where it is answered.
       t.heads.mockRejectedValue(new StorageUnavailableError('down'));
       await expect(t.negotiator.negotiate(ci, { hash: 'k7', action: 'download' })).rejects.toBeInstanceOf(StorageUnavailableError);
+      const [item] = await t.negotiator.batch(ci, [{ hash: 'k8', action: 'download' }]);
+      expect(item).toMatchObject({ status: 'error', code: 'storage_unavailable' });
       expect(await t.metrics.registry.getSingleMetricAsString('vc_storage_errors_total')).toMatch(/operation="negotiate"\} 1/);
     } finally {
       await t.cleanup();
