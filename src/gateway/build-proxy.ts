@@ -25,6 +25,8 @@ const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 
 /** What describes the intercepted JSON body, not the binary the client gets instead. */
 const BODY_HEADERS = new Set(['content-length', 'content-type', 'content-encoding', 'content-range', 'etag', 'last-modified', 'location', VELOX_BUILD_HEADER]);
 
+const UPSTREAM_IDLE_MS = 300_000;
+
 /** Paths the gateway answers itself; everything else goes to the upstream. */
 const OWN_PATHS = /^\/(v1\/|healthz$|readyz$|metrics$)/;
 
@@ -58,7 +60,17 @@ export function buildProxy(deps: BuildProxyDeps): BuildProxy {
   const agent = base.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   const maxBytes = deps.maxBuildRequestBytes ?? 256 * 1024;
   // changeOrigin: the upstream sees its own host (as before); the client's is in X-Forwarded-Host.
-  const proxy = createProxyServer({ target: base, agent, xfwd: false, changeOrigin: true, selfHandleResponse: true, ws: true });
+  // proxyTimeout: an upstream silent for this long is given up (502), as undici's 300 s defaults
+  // did before; it is inactivity, so a long stream that keeps moving is not cut.
+  const proxy = createProxyServer({
+    target: base,
+    agent,
+    xfwd: false,
+    changeOrigin: true,
+    selfHandleResponse: true,
+    ws: true,
+    proxyTimeout: UPSTREAM_IDLE_MS,
+  });
   const answers = new WeakMap<IncomingMessage, (res: IncomingMessage) => void>();
   proxy.on('proxyRes', (res, req) => answers.get(req)?.(res));
   const sockets = new Set<Duplex>();
