@@ -142,7 +142,7 @@ const done = results.filter((r) => r.data?.status === 'done').length;
 const added = results.map((r) => r.at - velox.answeredAt).sort((a, b) => a - b);
 // When the store recorded the artifact (the build is complete: built and stored).
 const hash = results[0]?.data?.hash;
-const storedAt = Date.parse((await gateways[0].driver.head({ namespace: 'builds', hash }))?.createdAt ?? '');
+const storedAt = Date.parse((await gateways[0].driver.head({ space: 'builds', namespace: 'builds', hash }))?.info.createdAt ?? '');
 const afterStored = results.map((r) => r.at - storedAt).sort((a, b) => a - b);
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
