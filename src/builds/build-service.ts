@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Principal, requireScope } from '../auth/principal.js';
-import { NotFoundError, ServiceUnavailableError, VelocityError } from '../errors.js';
+import { BadRequestError, NotFoundError, ServiceUnavailableError, VelocityError } from '../errors.js';
 import type { Metrics } from '../metrics/create-metrics.js';
 import type { ArtifactRef, StorageDriver } from '../storage/driver.js';
 import { presignDownload } from '../storage/presign-download.js';
@@ -18,8 +18,9 @@ import {
   type BuildState,
   type EnsureResult,
 } from './build-queue.js';
-import { NO_BUILDER_MESSAGE } from './builders/create-builder.js';
-import { buildKey, canonicalRequest } from './canonical-request.js';
+import { NO_BUILDER_MESSAGE, gatewayVeloxCheck } from './builders/create-builder.js';
+import { refusal, type VeloxCapabilityCheck } from './builders/velox-capabilities.js';
+import { buildKey, canonicalRequest, type CanonicalBuildRequest } from './canonical-request.js';
 import { builderKind, parsePlatform, type BuildsConfig } from './config.js';
 import { withDeadline } from './deadline.js';
 import { followBuild } from './follow-build.js';
@@ -62,7 +63,12 @@ export interface BuildServiceDeps {
   readonly presignTtl: number;
   readonly logger: Logger;
   readonly metrics?: Pick<Metrics, 'buildQueueDepth' | 'buildWaiters'> | undefined;
+  /** What the Velox server can build (default: probed from `config.veloxUrl`; null: no check). */
+  readonly velox?: VeloxCapabilityCheck | null;
 }
+
+/** How long a miss waits for a first capability probe before it is queued unchecked. */
+const CAPABILITY_WAIT_MS = 2000;
 
 /**
  * The build domain, free of HTTP: a hit costs a HEAD and a presign; a miss joins the key's live
@@ -73,8 +79,11 @@ export class BuildService {
   private sweeping = false;
   private localWaiters = 0;
   private readonly lookups = new Map<string, Promise<FoundAnswer | null>>();
+  private readonly velox: VeloxCapabilityCheck | null;
 
-  constructor(private readonly deps: BuildServiceDeps) {}
+  constructor(private readonly deps: BuildServiceDeps) {
+    this.velox = deps.velox === undefined ? gatewayVeloxCheck(deps.config) : deps.velox;
+  }
 
   /** Background duties: queue-timeout expiry and the queue-depth gauge. */
   start(): void {
@@ -87,6 +96,12 @@ export class BuildService {
   stop(): void {
     clearInterval(this.sweeper);
     this.sweeper = undefined;
+  }
+
+  /** A miss the Velox server cannot build as asked is a 400, never queued (velox-capabilities.ts). */
+  private async refuseUnsupported(canonical: CanonicalBuildRequest): Promise<void> {
+    const refused = this.velox ? await refusal(this.velox, canonical, CAPABILITY_WAIT_MS) : null;
+    if (refused) throw new BadRequestError(refused, 'unsupported_by_builder');
   }
 
   ref(key: string): ArtifactRef {
@@ -109,6 +124,7 @@ export class BuildService {
       const found = await this.lookup(key);
       if (found) return found;
     }
+    await this.refuseUnsupported(canonical);
     const { queue, config } = this.deps;
     if (builderKind(config) === 'none' && !(await this.guard(() => queue.hasWorkers()))) {
       throw new ServiceUnavailableError(NO_BUILDER_MESSAGE, { code: 'no_builder', retryAfterSeconds: 60 });

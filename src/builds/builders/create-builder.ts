@@ -58,6 +58,16 @@ export function createBuilderFactory(
   }
 }
 
+/**
+ * The gateway's own view of the Velox server's capabilities (null without a Velox builder): a
+ * miss the server cannot build is refused with a 400 before it is queued. Probed again every
+ * minute, since the gateway never calls Velox otherwise; the worker checks again before building.
+ */
+export function gatewayVeloxCheck(config: BuildsConfig): VeloxCapabilityCheck | null {
+  if (builderKind(config) !== 'velox') return null;
+  return new VeloxCapabilityCheck({ endpoint: veloxEndpoint(config.veloxUrl as string), maxAgeMs: 60_000 });
+}
+
 export const NO_BUILDER_MESSAGE =
   'no builder is configured: set VC_VELOX_URL (a Velox server sharing a volume with the worker) or ' +
   'VC_BUILD_COMMAND (a command that writes the binary to $VELOCITY_OUTPUT), and run velocity-worker ' +

@@ -87,9 +87,24 @@ export function unsupportedFailure(origin: string, fields: readonly string[], ca
   });
 }
 
+/**
+ * Why the server behind `check` cannot build `canonical` as asked, or null. When it does not
+ * answer within `waitMs`, null: the build is queued and the worker checks again before building.
+ */
+export async function refusal(check: VeloxCapabilityCheck, canonical: CanonicalBuildRequest, waitMs: number): Promise<string | null> {
+  const caps = await check.get(AbortSignal.timeout(waitMs)).catch(() => undefined);
+  const fields = caps ? unsupportedFields(canonical, caps) : [];
+  return caps && fields.length > 0 ? unsupportedFailure(check.origin, fields, caps).message : null;
+}
+
 export interface CapabilityCheckOptions {
   /** The Build procedure's URL (the probe is a Build call that cannot build). */
   readonly endpoint: URL;
+  /**
+   * Probe again once an answer is this old. A worker needs none (it probes again after a
+   * transport failure); a gateway, which never calls Velox otherwise, sets one.
+   */
+  readonly maxAgeMs?: number;
   readonly onResult?: (caps: VeloxCapabilities) => void;
 }
 
@@ -100,13 +115,20 @@ export interface CapabilityCheckOptions {
  */
 export class VeloxCapabilityCheck {
   private current: Promise<VeloxCapabilities> | undefined;
+  private probedAt = 0;
 
   constructor(private readonly opts: CapabilityCheckOptions) {}
+
+  get origin(): string {
+    return this.opts.endpoint.origin;
+  }
 
   /** The server's capabilities; `signal` stops this caller's wait, never the shared probe. */
   get(signal?: AbortSignal): Promise<VeloxCapabilities> {
     let pending = this.current;
-    if (!pending) {
+    const stale = this.opts.maxAgeMs !== undefined && Date.now() - this.probedAt > this.opts.maxAgeMs;
+    if (!pending || stale) {
+      this.probedAt = Date.now();
       const made = this.probe();
       this.current = pending = made;
       // A failed probe is not kept: the next build probes again.

@@ -9,14 +9,18 @@ import { VeloxCapabilityCheck } from '../../../src/builds/builders/velox-capabil
 import { createVeloxBuilder, veloxEndpoint } from '../../../src/builds/builders/velox-builder.js';
 import { startVeloxStandIn, type VeloxStandIn } from '../../helpers/builds-velox-stand-in.js';
 import type { VeloxGeneration } from '../../helpers/builds-velox-request.js';
-import { validRequest } from '../../fixtures/builds/requests.js';
+import { harness, principal, type Harness } from '../../helpers/builds-harness.js';
+import { uniqueRequest, validRequest } from '../../fixtures/builds/requests.js';
 
 // A released Velox (up to v2025.2-beta.2) knows request fields 1-5 and connect-go drops the rest
 // silently: the capability probe must keep v3-only fields away from it.
 let velox: VeloxStandIn | undefined;
+let h: Harness | undefined;
 afterEach(async () => {
+  await h?.close();
   await velox?.close();
   velox = undefined;
+  h = undefined;
 });
 
 async function standIn(generation: VeloxGeneration): Promise<VeloxStandIn> {
@@ -101,5 +105,31 @@ describe('Velox capability check', () => {
     const check = new VeloxCapabilityCheck({ endpoint: veloxEndpoint('http://127.0.0.1:9') });
     await expect(check.get()).rejects.toMatchObject({ code: 'builder_unavailable', retryable: true });
     await expect(check.get()).rejects.toMatchObject({ code: 'builder_unavailable' });
+  });
+});
+
+describe('the gateway refuses what its Velox cannot build (400, never queued)', () => {
+  const alice = principal('alice');
+
+  it.each([
+    ['released', { race: true }, 'race'],
+    ['v3', { target_platform: { os: 'windows', arch: 'amd64' } }, 'target_platform.os=windows'],
+  ] as const)('a %s server: %j', async (generation, overrides, field) => {
+    const v = await standIn(generation);
+    h = await harness({ veloxUrl: v.url });
+    const err = await h.service.submit(uniqueRequest(`refused-${generation}`, overrides), alice).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: 'unsupported_by_builder' });
+    expect((err as Error).message).toContain(field);
+    expect(await h.queue.depth()).toBe(0);
+    expect(v.calls).toHaveLength(0);
+    // What the server can build is still built.
+    const ok = await h.service.submit(uniqueRequest(`accepted-${generation}`), alice);
+    expect(ok.status).toMatch(/^(queued|building)$/);
+  });
+
+  it('queues the build when Velox does not answer: the worker checks again before building', async () => {
+    h = await harness({ veloxUrl: 'http://127.0.0.1:9' }, { worker: false });
+    const answer = await h.service.submit(uniqueRequest('unchecked', { race: true }), alice);
+    expect(answer.status).toBe('queued');
   });
 });
