@@ -1,4 +1,4 @@
-import type { ArtifactHandle, ByteRange, PresignFacet, StorageDriver } from '../storage/driver.js';
+import { FACETS, type ArtifactHandle, type ByteRange, type PresignFacet, type StorageDriver } from '../storage/driver.js';
 import type { AccessRecorder } from './access-counter.js';
 
 /**
@@ -29,10 +29,9 @@ export function countingReads(store: StorageDriver, recorder: AccessRecorder): S
     init: (signal) => store.init(signal),
     ping: (signal) => store.ping(signal),
     close: () => store.close(),
+    // Every facet the store has, by the one list (a facet left out here once kept force_rebuild
+    // from replacing binaries behind this wrapper); presign is the counted one.
+    ...Object.fromEntries(FACETS.filter((f) => store[f] !== undefined).map((f) => [f, store[f]])),
     ...(presign ? { presign } : {}),
-    ...(store.multipart ? { multipart: store.multipart } : {}),
-    ...(store.selfServed ? { selfServed: store.selfServed } : {}),
-    ...(store.records ? { records: store.records } : {}),
-    ...(store.sweeper ? { sweeper: store.sweeper } : {}),
   };
 }

@@ -184,6 +184,14 @@ export interface StorageDriver {
   readonly replace?: ReplaceFacet;
 }
 
+/** The optional capabilities a driver may declare; wrappers pass them on by this list. */
+export const FACETS = ['presign', 'multipart', 'selfServed', 'records', 'sweeper', 'replace'] as const;
+export type Facet = (typeof FACETS)[number];
+
+type OptionalKeys<T> = { [K in keyof T]-?: undefined extends T[K] ? K : never }[keyof T];
+/** Fails to compile when StorageDriver gains an optional member that FACETS does not list. */
+export const FACETS_COMPLETE: [Exclude<OptionalKeys<StorageDriver>, Facet>] extends [never] ? true : false = true;
+
 /**
  * Stores new bytes under a key that may hold an artifact already, atomically: a new object is
  * written completely first, then what the key resolves to moves to it, so a reader sees the old

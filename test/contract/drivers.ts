@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StorageDriver } from '../../src/storage/driver.js';
+import type { Facet, StorageDriver } from '../../src/storage/driver.js';
 import { LocalDriver } from '../../src/storage/local/local-driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { s3TestEnv, testConfig, uniqueBucket } from '../helpers/gateway.js';
@@ -15,8 +15,7 @@ export interface StoreUnderTest {
   cleanup(): Promise<void>;
 }
 
-export const FACETS = ['presign', 'multipart', 'selfServed', 'records', 'sweeper'] as const;
-export type Facet = (typeof FACETS)[number];
+export { FACETS, type Facet } from '../../src/storage/driver.js';
 
 export interface DriverUnderTest {
   readonly name: string;
@@ -33,7 +32,7 @@ export interface DriverUnderTest {
 export const DRIVERS: readonly DriverUnderTest[] = [
   {
     name: 'local',
-    facets: ['presign', 'multipart', 'selfServed', 'records', 'sweeper'],
+    facets: ['presign', 'multipart', 'selfServed', 'records', 'sweeper', 'replace'],
     async create(opts = {}) {
       const root = await mkdtemp(join(tmpdir(), 'vc-contract-'));
       const make = (now = opts.now): StorageDriver =>
@@ -53,7 +52,7 @@ export const DRIVERS: readonly DriverUnderTest[] = [
   },
   {
     name: 's3',
-    facets: ['presign', 'multipart', 'records', 'sweeper'],
+    facets: ['presign', 'multipart', 'records', 'sweeper', 'replace'],
     async create(opts = {}) {
       const storage = {
         driver: 's3',

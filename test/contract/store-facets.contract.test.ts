@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { countingReads } from '../../src/lifecycle/counting-store.js';
 import { UploadNotFoundError } from '../../src/storage/errors.js';
 import { startGateway, type RunningGateway } from '../../src/gateway/start-gateway.js';
 import { artifact, uniqueHash } from '../helpers/artifacts.js';
@@ -29,8 +30,10 @@ describe.each(DRIVERS)('store facets contract ($name)', (d) => {
 
   const facet = (f: Facet) => (d.facets.includes(f) ? it : it.skip);
 
-  it('declares exactly the facets it has', () => {
+  it('declares exactly the facets it has, and the gateway\'s counting wrapper keeps them all', () => {
     expect(FACETS.filter((f) => t.store[f] !== undefined)).toEqual([...d.facets]);
+    const counted = countingReads(t.store, { hit: () => undefined });
+    expect(FACETS.filter((f) => counted[f] !== undefined)).toEqual([...d.facets]);
   });
 
   facet('selfServed')('selfServed: a URL altered after signing is refused before the store is touched', async () => {
