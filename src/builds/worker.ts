@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/create-metrics.js';
 import type { ArtifactRef, StorageDriver } from '../storage/driver.js';
-import { ArtifactExistsError } from '../storage/errors.js';
+import { ArtifactExistsError, isStorageOutage } from '../storage/errors.js';
 import { buildArtifactRef } from './build-artifact.js';
 import { BuildFailure, asBuildFailure, queueTimeoutMessage } from './build-failure.js';
 import { buildMetadata, forcedMetadata } from './build-metadata.js';
@@ -20,7 +20,7 @@ export interface BuildWorkerDeps {
   readonly builderFactory: BuilderFactory;
   readonly config: BuildsConfig;
   readonly logger: Logger;
-  readonly metrics?: Pick<Metrics, 'buildsTotal' | 'buildDuration'> | undefined;
+  readonly metrics?: Pick<Metrics, 'buildsTotal' | 'buildDuration' | 'storageErrors'> | undefined;
   /** Recorded as `built-by` with every binary this worker uploads; see workerIdentity(). */
   readonly identity?: string;
 }
@@ -174,6 +174,7 @@ export function startBuildWorker(deps: BuildWorkerDeps): BuildWorker {
     } catch (err) {
       if (!(err instanceof ArtifactExistsError)) {
         if (signal.aborted) throw err;
+        if (isStorageOutage(err)) deps.metrics?.storageErrors.inc({ operation: 'build_upload' });
         throw new BuildFailure(`upload failed: ${(err as Error).message}`, { code: 'upload_failed', retryable: true, cause: err });
       }
       stored = 'exists';

@@ -161,6 +161,20 @@ describe('build service (in-process queue)', () => {
     await expect(hh.service.submit(validRequest(), alice)).rejects.toMatchObject({ status: 503, code: 'storage_unavailable' });
     expect(v.calls).toHaveLength(0);
   });
+
+  it('counts a binary upload the store refused as a storage error (build_upload)', async () => {
+    const driver = new MemoryDriver();
+    velox = await startVeloxStandIn({ outDir: join(tmpdir(), `vc-velox-${randomUUID()}`), delayMs: 100 });
+    h = await harness({ veloxUrl: velox.url, maxAttempts: 1 }, { driver });
+    const queued = await h.service.submit(validRequest(), alice);
+    if (!('id' in queued)) throw new Error('expected a queued build');
+    // Down once the build is queued: the worker builds (its lookup of a stored binary is only a
+    // shortcut) and its upload meets the outage.
+    driver.down = true;
+    const done = await h.finish(queued.id);
+    expect(done).toMatchObject({ state: 'failed' });
+    expect(await h.metrics.registry.getSingleMetricAsString('vc_storage_errors_total')).toMatch(/operation="build_upload"\} 1$/m);
+  });
 });
 
 describe('command builder', () => {
