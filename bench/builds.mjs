@@ -9,7 +9,8 @@
 //   options: --clients N (100) --build-ms MS (2000) --queue inprocess|bullmq
 //
 // Everything runs on loopback; the run is bounded (60 s). The stand-in speaks Velox's Connect JSON
-// wire format (a real Velox needs Go and the internet); it answers `{"path","logs"}` after --build-ms.
+// wire format (a real Velox needs Go and the internet); it answers `{"path","logs"}` after --build-ms,
+// and a request without rr_version (Velocity's capability probe) with Velox's validation error.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -61,6 +62,14 @@ const veloxServer = createServer((req, res) => {
       return;
     }
     const body = Buffer.concat(chunks);
+    // Velox validates before it builds (protovalidate; the capability probe sends a request that
+    // cannot be built): a validation error is not a build.
+    const parsed = JSON.parse(body.toString() || '{}');
+    if (!parsed.rr_version) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code: 'invalid_argument', message: 'validation error:\n - rr_version: value is required [required]\n - replaces[0].new: value is required [required]' }));
+      return;
+    }
     setTimeout(() => {
       const dir = join(work, 'velox', randomUUID());
       mkdirSync(dir, { recursive: true });
