@@ -99,6 +99,7 @@ describe('loadConfig', () => {
       uploadRateWindow: 30,
       uploadMinRate: 16_384,
       maxConnections: 4096,
+      trustedProxies: [],
     });
     const c = await loadConfig({
       env: {
