@@ -121,6 +121,7 @@ describe('loadConfig', () => {
       uploadRateWindow: 15,
       uploadMinRate: 1024,
       maxConnections: 100,
+      trustedProxies: [],
     });
   });
 
