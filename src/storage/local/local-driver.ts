@@ -132,31 +132,29 @@ export class LocalDriver implements StorageDriver {
       body.resume();
       return 'exists';
     }
+    const staging = await this.stage(intent, meta, body, `put ${describeRef(intent.ref)}`, signal);
+    return (await this.files.publish(staging, intent.ref)) ? 'created' : 'exists';
+  }
+
+  /** A complete, verified artifact folder in staging (data and meta.json), ready to be renamed into place. */
+  private async stage(intent: UploadIntent, meta: Record<string, string>, body: Readable, what: string, signal?: AbortSignal): Promise<string> {
     const staging = await this.files.stagingDir();
     try {
       await writeVerified(body, join(staging, 'data'), intent, signal);
       const info: ArtifactInfo = { size: intent.size, sha256: intent.sha256, createdAt: new Date(this.now()).toISOString(), meta };
       await writeFile(join(staging, 'meta.json'), metaFile(info));
+      return staging;
     } catch (err) {
       // Nothing partial is kept, whatever failed (a short body, a full disk, a client gone).
       await this.files.discard(staging);
-      throw this.files.disk.toStorageError(`put ${describeRef(intent.ref)}`, err);
+      throw this.files.disk.toStorageError(what, err);
     }
-    return (await this.files.publish(staging, intent.ref)) ? 'created' : 'exists';
   }
 
   private async replaceArtifact(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<void> {
     assertReplaceable(intent.ref);
     const meta = checkArtifactMeta(intent.meta);
-    const staging = await this.files.stagingDir();
-    try {
-      await writeVerified(body, join(staging, 'data'), intent, signal);
-      const info: ArtifactInfo = { size: intent.size, sha256: intent.sha256, createdAt: new Date(this.now()).toISOString(), meta };
-      await writeFile(join(staging, 'meta.json'), metaFile(info));
-    } catch (err) {
-      await this.files.discard(staging);
-      throw this.files.disk.toStorageError(`replace ${describeRef(intent.ref)}`, err);
-    }
+    const staging = await this.stage(intent, meta, body, `replace ${describeRef(intent.ref)}`, signal);
     await this.files.swap(staging, intent.ref);
   }
 

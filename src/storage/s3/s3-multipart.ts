@@ -16,6 +16,7 @@ import { IntegrityError, UploadNotFoundError } from '../errors.js';
 import { UPLOAD_ID_PATTERN, artifactKey, blobKey, describeRef, manifestKey } from '../object-keys.js';
 import { md5Base64ToHex, normalizeEtag } from '../artifact-meta.js';
 import { classifyS3Error, toStorageError } from './classify-s3-error.js';
+import { objectExists } from './s3-exists.js';
 import { POINTER_UPLOAD_META } from './s3-object-info.js';
 import type { S3UrlSigner } from './s3-url-signer.js';
 
@@ -196,7 +197,7 @@ export class S3Multipart {
       if (kind !== 'no_such_upload' && kind !== 'not_found') throw toStorageError(err, describeRef(ref), uploadId);
       // Only a complete that verified every part assembles a blob (part URLs cannot write it),
       // so an existing blob is a verified one, and this complete goes on to publish it.
-      if (!(await this.exists(blob, signal))) throw new UploadNotFoundError(uploadId);
+      if (!(await objectExists(this.client, this.bucket, blob, signal))) throw new UploadNotFoundError(uploadId);
     }
   }
 
@@ -236,15 +237,6 @@ export class S3Multipart {
     }
   }
 
-  private async exists(key: string, signal?: AbortSignal): Promise<boolean> {
-    try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
-      return true;
-    } catch (err) {
-      if (classifyS3Error(err) === 'not_found') return false;
-      throw toStorageError(err, key);
-    }
-  }
 
   async abort(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<void> {
     const m = await this.readManifest(ref, uploadId, signal);

@@ -1,7 +1,8 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { RecordKey, RecordKind, RecordsFacet } from '../driver.js';
 import { RECORD_NAME_PATTERN, recordKey, recordPrefix } from '../object-keys.js';
 import { classifyS3Error, toStorageError } from './classify-s3-error.js';
+import { objectExists } from './s3-exists.js';
 import type { S3Listing } from './s3-listing.js';
 
 /**
@@ -20,7 +21,7 @@ export class S3Records implements RecordsFacet {
 
   async create(key: RecordKey, body: string, signal?: AbortSignal): Promise<boolean> {
     const k = recordKey(key);
-    if (!this.conditionalWrites && (await this.exists(k, signal))) return false;
+    if (!this.conditionalWrites && (await objectExists(this.client, this.bucket, k, signal))) return false;
     try {
       await this.client.send(
         new PutObjectCommand({
@@ -69,13 +70,4 @@ export class S3Records implements RecordsFacet {
     return this.listing.deleteKeys(keys.map(recordKey), signal);
   }
 
-  private async exists(key: string, signal?: AbortSignal): Promise<boolean> {
-    try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
-      return true;
-    } catch (err) {
-      if (classifyS3Error(err) === 'not_found') return false;
-      throw toStorageError(err, key);
-    }
-  }
 }
