@@ -64,3 +64,26 @@ export async function startBuildGateway(opts: {
   if (!runtime) throw new Error('builds runtime not created');
   return { url: gateway.url, token, gateway, runtime, close: () => gateway.close(1000) };
 }
+
+/**
+ * The environment of a `velocity-worker` process on the suite's RGW bucket and Redis (key prefix
+ * of the test's own), logging at `logLevel`: each test adds its builder and limits.
+ */
+export function workerProcessEnv(opts: { bucket: string; prefix: string; logLevel?: string }): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+    AWS_REGION: process.env.AWS_REGION,
+    VC_LOG_LEVEL: opts.logLevel ?? 'info',
+    VC_STORAGE_DRIVER: 's3',
+    VC_S3_ENDPOINT: s3TestEnv().endpoint,
+    VC_S3_BUCKET: opts.bucket,
+    VC_S3_FORCE_PATH_STYLE: 'true',
+    VC_S3_INTEGRITY: 'md5',
+    VC_REDIS_URL: redisTestUrl(),
+    VC_REDIS_PREFIX: opts.prefix,
+    // Any free port for the worker's /healthz, /readyz, /metrics: 9091 may be taken on a shared machine.
+    VC_WORKER_PORT: '0',
+  };
+}

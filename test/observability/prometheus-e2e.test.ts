@@ -8,7 +8,7 @@ import { uniqueRequest } from '../fixtures/builds/requests.js';
 import { artifact, uniqueHash } from '../helpers/artifacts.js';
 import { call, pollUntilFinal } from '../helpers/builds-client.js';
 import { compileSources } from '../helpers/builds-compile.js';
-import { redisTestUrl, startBuildGateway, uniquePrefix, type BuildGateway } from '../helpers/builds-gateway.js';
+import { redisTestUrl, startBuildGateway, uniquePrefix, workerProcessEnv, type BuildGateway } from '../helpers/builds-gateway.js';
 import { s3TestEnv, uniqueBucket } from '../helpers/gateway.js';
 import { postJson, putBytes } from '../helpers/http.js';
 import { dashboardTargets, labelValuesQuery, substitute, type DashboardVariable } from './dashboards.js';
@@ -86,21 +86,9 @@ async function get(url: string, token?: string): Promise<{ status: number; text:
 function startWorker(dist: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [join(dist, 'bin', 'velocity-worker.js')], {
     env: {
-      PATH: process.env.PATH,
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
-      AWS_REGION: process.env.AWS_REGION,
-      VC_LOG_LEVEL: 'info',
+      ...workerProcessEnv({ bucket, prefix }),
       VC_HOST: '127.0.0.1',
-      VC_WORKER_PORT: '0',
       VC_METRICS_TOKEN: METRICS_TOKEN,
-      VC_STORAGE_DRIVER: 's3',
-      VC_S3_ENDPOINT: s3TestEnv().endpoint,
-      VC_S3_BUCKET: bucket,
-      VC_S3_FORCE_PATH_STYLE: 'true',
-      VC_S3_INTEGRITY: 'md5',
-      VC_REDIS_URL: redisTestUrl(),
-      VC_REDIS_PREFIX: prefix,
       VC_BUILD_COMMAND: BUILD_COMMAND,
       VC_BUILD_INITIAL_DELAY: '50',
     },

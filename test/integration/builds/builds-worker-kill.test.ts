@@ -6,7 +6,7 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { call, pollUntilFinal } from '../../helpers/builds-client.js';
 import { compileSources } from '../../helpers/builds-compile.js';
-import { redisTestUrl, startBuildGateway, uniquePrefix, type BuildGateway } from '../../helpers/builds-gateway.js';
+import { redisTestUrl, startBuildGateway, uniquePrefix, workerProcessEnv, type BuildGateway } from '../../helpers/builds-gateway.js';
 import { startVeloxStandIn, type VeloxStandIn } from '../../helpers/builds-velox-stand-in.js';
 import { s3TestEnv, uniqueBucket } from '../../helpers/gateway.js';
 import { uniqueRequest } from '../../fixtures/builds/requests.js';
@@ -53,23 +53,10 @@ beforeAll(async () => {
   // The gateway runs no worker of its own: only the child processes build.
   gw = await startBuildGateway({ bucket, builds, token: TOKEN, inProcessWorker: false });
   env = {
-    PATH: process.env.PATH,
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
-    AWS_REGION: process.env.AWS_REGION,
-    VC_LOG_LEVEL: 'warn',
-    VC_STORAGE_DRIVER: 's3',
-    VC_S3_ENDPOINT: s3TestEnv().endpoint,
-    VC_S3_BUCKET: bucket,
-    VC_S3_FORCE_PATH_STYLE: 'true',
-    VC_S3_INTEGRITY: 'md5',
-    VC_REDIS_URL: redisTestUrl(),
-    VC_REDIS_PREFIX: prefix,
+    ...workerProcessEnv({ bucket, prefix, logLevel: 'warn' }),
     VC_VELOX_URL: velox.url,
     VC_BUILD_LOCK_DURATION: String(LOCK_MS),
     VC_BUILD_INITIAL_DELAY: '50',
-    // Any free port for the worker's /healthz, /readyz, /metrics: 9091 may be taken on a shared machine.
-    VC_WORKER_PORT: '0',
   };
 });
 

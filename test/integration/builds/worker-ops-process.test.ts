@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { call } from '../../helpers/builds-client.js';
 import { compileSources } from '../../helpers/builds-compile.js';
-import { redisTestUrl, startBuildGateway, uniquePrefix, type BuildGateway } from '../../helpers/builds-gateway.js';
-import { s3TestEnv, uniqueBucket } from '../../helpers/gateway.js';
+import { redisTestUrl, startBuildGateway, uniquePrefix, workerProcessEnv, type BuildGateway } from '../../helpers/builds-gateway.js';
+import { uniqueBucket } from '../../helpers/gateway.js';
 import { uniqueRequest } from '../../fixtures/builds/requests.js';
 
 /*
@@ -35,23 +35,11 @@ interface Worker {
 
 function startWorker(extra: Record<string, string>): Worker {
   const env = {
-    PATH: process.env.PATH,
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
-    AWS_REGION: process.env.AWS_REGION,
-    VC_LOG_LEVEL: 'info',
-    VC_STORAGE_DRIVER: 's3',
-    VC_S3_ENDPOINT: s3TestEnv().endpoint,
-    VC_S3_BUCKET: bucket,
-    VC_S3_FORCE_PATH_STYLE: 'true',
-    VC_S3_INTEGRITY: 'md5',
-    VC_REDIS_URL: redisTestUrl(),
-    VC_REDIS_PREFIX: prefix,
+    ...workerProcessEnv({ bucket, prefix }),
     VC_BUILD_COMMAND: COMMAND,
     VC_BUILD_WORK_DIR: workDir,
     VC_BUILD_LOCK_DURATION: String(LOCK_MS),
     VC_METRICS_TOKEN: METRICS_TOKEN,
-    VC_WORKER_PORT: '0',
     ...extra,
   };
   const child = spawn(process.execPath, [workerBin], { env, stdio: ['ignore', 'pipe', 'pipe'] });
