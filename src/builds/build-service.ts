@@ -6,7 +6,8 @@ import type { Metrics } from '../metrics/create-metrics.js';
 import type { ArtifactRef, StorageDriver } from '../storage/driver.js';
 import { presignDownload } from '../storage/presign-download.js';
 import { buildArtifactRef } from './build-artifact.js';
-import { buildFacts, type BuildFacts } from './build-metadata.js';
+import type { FoundAnswer, QueuedAnswer, StatusAnswer } from './build-answers.js';
+import { buildFacts } from './build-metadata.js';
 import { parseBuildRequest } from './build-request-schema.js';
 import {
   BUILD_ID_PATTERN,
@@ -24,36 +25,6 @@ import { buildKey, canonicalRequest, type CanonicalBuildRequest } from './canoni
 import { builderKind, parsePlatform, type BuildsConfig } from './config.js';
 import { withDeadline } from './deadline.js';
 import { followBuild } from './follow-build.js';
-
-export interface FoundAnswer {
-  readonly status: 'found';
-  readonly hash: string;
-  readonly url: string;
-  readonly expires_at: string;
-  readonly size: number;
-  readonly sha256: string;
-  /** Who built the binary and from what, as the worker recorded it. */
-  readonly build: BuildFacts;
-}
-
-export interface QueuedAnswer {
-  readonly status: 'queued' | 'building';
-  readonly id: string;
-  readonly hash: string;
-}
-
-export interface StatusAnswer {
-  readonly status: BuildState;
-  readonly id: string;
-  readonly hash: string;
-  readonly url?: string;
-  readonly expires_at?: string;
-  readonly size?: number;
-  readonly sha256?: string;
-  readonly build?: BuildFacts;
-  readonly error?: string;
-  readonly logs_tail?: readonly string[];
-}
 
 export interface BuildServiceDeps {
   readonly queue: BuildQueue;

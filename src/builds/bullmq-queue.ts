@@ -1,7 +1,7 @@
 import { Job, Queue, QueueEvents, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { RedisRole } from './redis-connection.js';
+import { untilReady, type RedisRole } from './redis-connection.js';
 import { queueTimeoutMessage, type RetryPolicy } from './build-failure.js';
 import { startBullmqConsumer } from './bullmq-consumer.js';
 import { startStalledChecker } from './bullmq-stalled-check.js';
@@ -282,28 +282,4 @@ export class BullmqBuildQueue implements BuildQueue {
   private emit(id: string, event: BuildEvent): void {
     for (const listener of this.listeners.get(id) ?? []) listener(event);
   }
-}
-
-/** Resolves once `redis` is ready; rejects when it ends, errors while connecting, or `signal` aborts. */
-function untilReady(redis: Redis, signal?: AbortSignal): Promise<void> {
-  if (redis.status === 'ready') return Promise.resolve();
-  if (redis.status === 'end') return Promise.reject(new Error('redis connection closed'));
-  // Reconnecting after a failure: Redis is down now; say so instead of waiting for it.
-  if (redis.status === 'reconnecting') return Promise.reject(new Error('redis unreachable (reconnecting)'));
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error) => {
-      redis.off('ready', onReady);
-      redis.off('error', onError);
-      signal?.removeEventListener('abort', onAbort);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onReady = () => done();
-    const onError = (err: Error) => done(err);
-    const onAbort = () => done(new Error('redis not ready in time'));
-    if (signal?.aborted) return onAbort();
-    redis.once('ready', onReady);
-    redis.once('error', onError);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

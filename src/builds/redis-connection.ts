@@ -37,3 +37,27 @@ export function redisOptions(role: RedisRole, timeoutMs: number): RedisOptions {
 export function connectRedis(url: string, role: RedisRole, timeoutMs: number): Redis {
   return new Redis(url, redisOptions(role, timeoutMs));
 }
+
+/** Resolves once `redis` is ready; rejects when it ends, errors while connecting, or `signal` aborts. */
+export function untilReady(redis: Redis, signal?: AbortSignal): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  if (redis.status === 'end') return Promise.reject(new Error('redis connection closed'));
+  // Reconnecting after a failure: Redis is down now; say so instead of waiting for it.
+  if (redis.status === 'reconnecting') return Promise.reject(new Error('redis unreachable (reconnecting)'));
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      redis.off('ready', onReady);
+      redis.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReady = () => done();
+    const onError = (err: Error) => done(err);
+    const onAbort = () => done(new Error('redis not ready in time'));
+    if (signal?.aborted) return onAbort();
+    redis.once('ready', onReady);
+    redis.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
