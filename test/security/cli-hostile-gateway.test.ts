@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CAPABILITIES, hostileGateway, type SeenRequest } from '../fixtures/cli/hostile-gateway.js';
-import { gitdir, removeGitdirs } from '../fixtures/cli/monorepo.js';
+import { gitdir, removeGitdirs, remoteYmlHeader } from '../fixtures/cli/monorepo.js';
 import { runCli } from '../integration/cli/run-cli.js';
 
 // Issue 9, "the CLI and a misbehaving gateway": `{"results":[null]}`, a `found` with a numeric
@@ -23,12 +23,7 @@ process.exit(Number(process.env.SEC_EXIT ?? '0'));
 const repo = (): Promise<string> =>
   gitdir({
     'velocity.yml': [
-      'version: 1',
-      'remote:',
-      '  url: ${SEC_REMOTE_URL}',
-      '  token: tok',
-      '  timeout_ms: 5000',
-      'packages: ["packages/*"]',
+      ...remoteYmlHeader('tok'),
       'pipeline:',
       '  build:',
       '    command: node ../../build.mjs',

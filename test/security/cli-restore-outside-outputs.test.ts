@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { postJson, putBytes } from '../helpers/http.js';
 import { archiveMeta, craftArchive, type CraftedEntry } from '../fixtures/cli/crafted-archive.js';
-import { gitdir, removeGitdirs } from '../fixtures/cli/monorepo.js';
+import { gitdir, removeGitdirs, remoteYmlHeader } from '../fixtures/cli/monorepo.js';
 import { runCli } from '../integration/cli/run-cli.js';
 
 // Issue 9, item 3: anyone holding cache:write can store an archive under a key the CLI will
@@ -29,12 +29,7 @@ appendFileSync('../../runs.log', 'ran\\n');
 const repo = (): Promise<string> =>
   gitdir({
     'velocity.yml': [
-      'version: 1',
-      'remote:',
-      '  url: ${SEC_REMOTE_URL}',
-      '  token: ${SEC_REMOTE_TOKEN}',
-      '  timeout_ms: 5000',
-      'packages: ["packages/*"]',
+      ...remoteYmlHeader('${SEC_REMOTE_TOKEN}'),
       'pipeline:',
       '  build:',
       '    command: node build.mjs',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { archiveMeta, craftArchive } from '../fixtures/cli/crafted-archive.js';
 import { CAPABILITIES, hostileGateway, type SeenRequest } from '../fixtures/cli/hostile-gateway.js';
-import { gitdir, removeGitdirs } from '../fixtures/cli/monorepo.js';
+import { gitdir, removeGitdirs, remoteYmlHeader } from '../fixtures/cli/monorepo.js';
 import { fastClock, runCli } from '../integration/cli/run-cli.js';
 
 // Issue 9, stalled transfers: a presigned PUT that never answers, or a download trickling a byte
@@ -24,12 +24,7 @@ jest.setTimeout(30_000);
 const repo = (): Promise<string> =>
   gitdir({
     'velocity.yml': [
-      'version: 1',
-      'remote:',
-      '  url: ${SEC_REMOTE_URL}',
-      '  token: tok',
-      '  timeout_ms: 5000',
-      'packages: ["packages/*"]',
+      ...remoteYmlHeader('tok'),
       'pipeline:',
       '  build:',
       '    command: node build.mjs',

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { gitdir, removeGitdirs } from '../fixtures/cli/monorepo.js';
+import { gitdir, removeGitdirs, remoteYmlHeader } from '../fixtures/cli/monorepo.js';
 import { runCli, type CliResult } from '../integration/cli/run-cli.js';
 
 // Issue 9, item 7: `velocity run` passed the whole environment to tasks but hashed only the
@@ -25,12 +25,7 @@ console.log('tests passed');
 const repo = (passThrough = true): Promise<string> =>
   gitdir({
     'velocity.yml': [
-      'version: 1',
-      'remote:',
-      '  url: ${SEC_REMOTE_URL}',
-      '  token: ${SEC_REMOTE_TOKEN}',
-      '  timeout_ms: 5000',
-      'packages: ["packages/*"]',
+      ...remoteYmlHeader('${SEC_REMOTE_TOKEN}'),
       ...(passThrough ? ['pass_through_env: [SEC_GLOBAL_PT, SEC_PREFIX_*]'] : []),
       'pipeline:',
       '  test:',
