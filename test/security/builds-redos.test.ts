@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { startBuildGateway, type BuildGateway } from '../helpers/builds-gateway.js';
 import { uniqueBucket } from '../helpers/gateway.js';
 import { HTTP_PLUGINS, validRequest } from '../fixtures/builds/requests.js';
@@ -8,11 +9,27 @@ import { HTTP_PLUGINS, validRequest } from '../fixtures/builds/requests.js';
  * 100 KB `rr_version` blocked the event loop, `/healthz` included, for 9.4 s). Every string field
  * is now length-checked before any pattern runs, and the patterns are linear. Each body below is
  * a worst case for one field, grown to the route's body limit, and must be answered within 50 ms
- * of this process's CPU (gateway and client both run here, so the client's share counts too).
+ * of the main thread's CPU (gateway and client both run on it, so the client's share counts too).
  */
 const BODY_LIMIT = 256 * 1024;
 const CPU_BUDGET_MS = 50;
 const MOD = 'github.com/roadrunner-server/http/v5';
+
+/**
+ * CPU time of this process's main thread, where the event loop (the gateway's parsing and the
+ * client alike) runs: a pattern that backtracks blocks exactly this thread. Read from the kernel's
+ * per-thread scheduler statistics (ns), so V8's background GC and compiler threads and libuv's pool,
+ * busy with whatever else the loaded machine runs, are not counted (process.cpuUsage counts them,
+ * and on a loaded CI machine that alone went past the budget). process.cpuUsage where unavailable.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    return Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    const used = process.cpuUsage();
+    return (used.user + used.system) / 1000;
+  }
+}
 
 /** Grows `make(n)`'s JSON to just under the body limit (one fill string of n characters). */
 function atLimit(make: (fill: (ch: string) => string) => unknown): string {
@@ -87,15 +104,14 @@ describe('build requests cannot stall the gateway (issue 9, item 5)', () => {
   });
 
   async function post(body: string): Promise<{ status: number; cpuMs: number }> {
-    const before = process.cpuUsage();
+    const before = mainThreadCpuMs();
     const res = await fetch(`${gw.url}/v1/builds`, {
       method: 'POST',
       headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json' },
       body,
     });
     await res.arrayBuffer();
-    const used = process.cpuUsage(before);
-    return { status: res.status, cpuMs: (used.user + used.system) / 1000 };
+    return { status: res.status, cpuMs: mainThreadCpuMs() - before };
   }
 
   it.each(CASES)('%s: answered within 50 ms of CPU', async (_name, body, status = 400) => {
