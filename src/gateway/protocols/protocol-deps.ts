@@ -1,0 +1,23 @@
+import type { Logger } from 'pino';
+import type { TokenVerifier } from '../../auth/token-verifier.js';
+import type { AccessRecorder } from '../../lifecycle/access-counter.js';
+import type { ProtocolMetrics } from '../../metrics/protocol-metrics.js';
+import type { StorageDriver } from '../../storage/driver.js';
+
+/** The build tools whose own remote-cache protocols the gateway speaks (each in its own key space). */
+export const CLIENT_PROTOCOLS = ['turbo', 'nx', 'bazel', 'http'] as const;
+export type ClientProtocol = (typeof CLIENT_PROTOCOLS)[number];
+
+/** What every protocol router is built from (made once in create-app.ts). */
+export interface ProtocolDeps {
+  readonly driver: StorageDriver;
+  readonly metrics: ProtocolMetrics;
+  /** Every hit is counted, as negotiated hits are, so eviction sees protocol artifacts in use. */
+  readonly access: AccessRecorder;
+  /** config.cache.maxArtifactSize: larger bodies are refused (413) before or while they arrive. */
+  readonly maxArtifactSize: number;
+  /** Seconds a presigned download URL stays valid. */
+  readonly presignTtl: number;
+  readonly logger: Logger;
+  readonly verifier: TokenVerifier;
+}
