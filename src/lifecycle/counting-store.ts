@@ -24,6 +24,7 @@ export function countingReads(store: StorageDriver, recorder: AccessRecorder): S
       return store.openRead(handle, range, signal);
     },
     write: (intent, body, signal) => store.write(intent, body, signal),
+    ingest: (intent, body, signal) => store.ingest(intent, body, signal),
     delete: (targets, signal) => store.delete(targets, signal),
     list: (query, signal) => store.list(query, signal),
     init: (signal) => store.init(signal),

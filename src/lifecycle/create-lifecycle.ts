@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { lifecycleMetrics, type LifecycleMetrics } from '../metrics/lifecycle-metrics.js';
 import type { Registry } from 'prom-client';
 import type { ArtifactRef, StorageDriver } from '../storage/driver.js';
+import { KEY_SPACES } from '../storage/object-keys.js';
 import { AccessCounter } from './access-counter.js';
 import { mergeDelta, type AccessSnapshot, type AccessStats } from './access-stats.js';
 import { GcBusyError, runGcPass, type GcReport } from './gc-pass.js';
@@ -116,7 +117,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
     gc,
     usage: async (signal) => {
       const usage = await storeUsage(store, signal);
-      for (const space of ['artifacts', 'builds']) {
+      for (const space of KEY_SPACES) {
         const mine = usage.filter((u) => u.space === space);
         metrics.storeBytes.set({ space }, mine.reduce((s, u) => s + u.bytes, 0));
         metrics.storeObjects.set({ space }, mine.reduce((s, u) => s + u.objects, 0));

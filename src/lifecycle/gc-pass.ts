@@ -1,7 +1,7 @@
 import { VelocityError } from '../errors.js';
 import type { LifecycleMetrics } from '../metrics/lifecycle-metrics.js';
-import type { ArtifactRef, ListedArtifact, StorageDriver, SweepReport } from '../storage/driver.js';
-import { artifactKey } from '../storage/object-keys.js';
+import type { ArtifactRef, KeySpace, ListedArtifact, StorageDriver, SweepReport } from '../storage/driver.js';
+import { KEY_SPACES, artifactKey, spaceOf } from '../storage/object-keys.js';
 import type { AccessStats } from './access-stats.js';
 import { planEviction, type Candidate, type EvictionRules, type Victim } from './eviction-plan.js';
 import { listAll } from './inventory.js';
@@ -63,7 +63,7 @@ const NOTHING_SWEPT: SweepReport = { uploads: 0, orphans: 0, temporary: 0, freed
 
 /**
  * One eviction and sweeping pass, run by whichever replica holds the lease. It lists every
- * artifact of both key spaces, merges the access statistics of every replica, plans with the
+ * artifact of every key space, merges the access statistics of every replica, plans with the
  * configured policy (eviction-plan.ts), deletes in batches of up to 1,000 (renewing the lease
  * between batches and stopping the moment it is lost), sweeps abandoned uploads and temporary
  * files, then settles the statistics. A pass that dies leaves a consistent store: the next holder
@@ -170,14 +170,16 @@ function candidate(item: ListedArtifact, access: { count: number; last: number }
 }
 
 function setStoreGauges(deps: GcDeps, all: readonly Candidate[], gone: ReadonlySet<string>): void {
-  const totals = { artifacts: { bytes: 0, objects: 0 }, builds: { bytes: 0, objects: 0 } };
+  // Every key space gets its gauges, an empty one included (its zero replaces an old figure).
+  const totals = new Map<KeySpace, { bytes: number; objects: number }>(KEY_SPACES.map((space) => [space, { bytes: 0, objects: 0 }]));
   for (const c of all) {
     if (gone.has(c.id)) continue;
-    const t = totals[c.ref.space ?? 'artifacts'];
+    const t = totals.get(spaceOf(c.ref));
+    if (!t) continue;
     t.bytes += c.size;
     t.objects++;
   }
-  for (const [space, t] of Object.entries(totals)) {
+  for (const [space, t] of totals) {
     deps.metrics.storeBytes.set({ space }, t.bytes);
     deps.metrics.storeObjects.set({ space }, t.objects);
   }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { KEY_SPACES } from '../storage/object-keys.js';
 
 /** Why objects were deleted: eviction limits, an admin purge, or sweeping what writes left behind. */
 export const DELETION_REASONS = ['age', 'size', 'count', 'purge', 'abandoned_upload', 'orphan', 'temporary'] as const;
@@ -13,7 +14,6 @@ export interface LifecycleMetrics {
   readonly gcLastPass: Gauge;
 }
 
-const SPACES = ['artifacts', 'builds'];
 const GC_RESULTS = ['ok', 'dry_run', 'lease_lost', 'error'];
 
 /**
@@ -47,7 +47,7 @@ export function lifecycleMetrics(registry: Registry): LifecycleMetrics {
     }),
   };
   for (const reason of DELETION_REASONS) m.evictions.inc({ reason }, 0);
-  for (const space of SPACES) {
+  for (const space of KEY_SPACES) {
     m.storeBytes.set({ space }, 0);
     m.storeObjects.set({ space }, 0);
   }

@@ -1,10 +1,12 @@
 import type { Readable } from 'node:stream';
 
 /**
- * Separate key spaces in one store: native artifacts negotiated by clients, and build binaries
- * written only by the build worker. Nothing negotiated by a client can name a key in another space.
+ * Separate key spaces in one store: native artifacts negotiated by clients, build binaries written
+ * only by the build worker, and one space per client protocol (Turborepo, Nx, Bazel's action cache
+ * and CAS, plain HTTP caches), whose artifacts are streamed in through `ingest`. Nothing a client
+ * of one space sends can name a key in another.
  */
-export type KeySpace = 'artifacts' | 'builds';
+export type KeySpace = 'artifacts' | 'builds' | 'turbo' | 'nx' | 'bazel-ac' | 'bazel-cas' | 'http';
 
 /** Where an artifact lives. Every part is validated (see object-keys.ts) before it gets here. */
 export interface ArtifactRef {
@@ -131,6 +133,29 @@ export interface StorageCapabilities {
 export type PutResult = 'created' | 'exists';
 
 /**
+ * A body whose digest the store learns while it streams (client protocols PUT by their own key,
+ * not by the content's digest, and declare no digest up front).
+ */
+export interface IngestIntent {
+  readonly ref: ArtifactRef;
+  /** Declared length (Content-Length); absent for a chunked body. Checked: fewer or more bytes fail. */
+  readonly size?: number | undefined;
+  /** More bytes than this fail with PayloadTooLargeError (413) as soon as they arrive (or at once when size > maxSize). */
+  readonly maxSize: number;
+  /** When the key is the digest (Bazel CAS): the computed SHA-256 must equal it (else IntegrityError). */
+  readonly sha256?: string | undefined;
+  /** Extra facts to record (names ^[a-z0-9][a-z0-9-]{0,63}$, printable ASCII values), e.g. turbo's duration and tag. */
+  readonly meta?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface IngestResult {
+  /** 'exists' when another writer (any protocol, any replica) published first: nothing was replaced. */
+  readonly result: PutResult;
+  /** What is stored now under the ref (for 'exists': the winner's). */
+  readonly info: ArtifactInfo;
+}
+
+/**
  * The artifact store: one small sealed interface every driver implements, plus optional facets a
  * driver declares by having them. Nothing outside `src/storage` knows a driver's internals; a
  * caller that needs a facet checks that it is there (a store that cannot presign is streamed
@@ -157,6 +182,15 @@ export interface StorageDriver {
    * another writer got there first; nothing is ever overwritten).
    */
   write(intent: UploadIntent, body: Readable, signal?: AbortSignal): Promise<PutResult>;
+  /**
+   * Streams a body of unknown digest into the store in constant memory, computing its SHA-256 and
+   * length on the way; it becomes visible under the ref only once the whole body arrived and was
+   * checked (declared size, `maxSize`, `sha256` when given), and only if no other writer published
+   * first (`exists`, with the winner's info; nothing is replaced). On any failure (the signal, a
+   * body error, too large, integrity, an outage, a full store) nothing is visible and the
+   * staging is removed (or left for the sweeper).
+   */
+  ingest(intent: IngestIntent, body: Readable, signal?: AbortSignal): Promise<IngestResult>;
   /**
    * Deletes artifacts (and, for multipart artifacts, their blobs); missing ones are not an error.
    * Targets a listing or `head()` returned spare a lookup each. Batched by the driver.

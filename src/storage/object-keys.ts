@@ -7,7 +7,10 @@ export const DEFAULT_NAMESPACE = 'default';
 /** Multipart upload ids the drivers hand out (random, base64url). */
 export const UPLOAD_ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 
-export const KEY_SPACES: readonly KeySpace[] = ['artifacts', 'builds'];
+/** Every key space; eviction, statistics and sweeping go over all of them. */
+export const KEY_SPACES: readonly KeySpace[] = ['artifacts', 'builds', 'turbo', 'nx', 'bazel-ac', 'bazel-cas', 'http'];
+/** The spaces of the client protocols: written only through `ingest` (streamed), never by a presigned PUT. */
+export const PROTOCOL_SPACES: readonly KeySpace[] = ['turbo', 'nx', 'bazel-ac', 'bazel-cas', 'http'];
 /** Names of private documents (leases, access statistics): no `/`, never `.` or `..` alone. */
 export const RECORD_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 const RECORD_KINDS: readonly RecordKind[] = ['leases', 'access'];

@@ -90,6 +90,9 @@ export class MemoryDriver implements StorageDriver {
     return { size: intent.size, sha256: intent.sha256, createdAt: new Date().toISOString(), meta: intent.meta ?? {} };
   }
 
+  ingest(): never {
+    throw new Error('not used by builds');
+  }
   openRead(): never {
     throw new Error('not used by builds');
   }

@@ -11,7 +11,9 @@ import type { GatewayState } from '../state.js';
  * The store lifecycle's admin API (scope `admin`):
  *   POST   /v1/admin/gc[?dry_run=1]                   one eviction and sweeping pass now
  *   GET    /v1/admin/stats                            bytes and artifacts per namespace
- *   DELETE /v1/admin/artifacts/{namespace}/{hash}     purges one key (`?space=builds` for a binary)
+ *   DELETE /v1/admin/artifacts/{namespace}/{hash}     purges one key (`?space=` any key space of KEY_SPACES:
+ *                                                     `builds` for a binary, `turbo`, `nx`, `bazel-ac`,
+ *                                                     `bazel-cas`, `http` for a client protocol's artifact)
  */
 export function adminRouter(lifecycle: Lifecycle, auth: Koa.Middleware<GatewayState>): Router<GatewayState> {
   const router = new Router<GatewayState>({ prefix: '/v1/admin' });

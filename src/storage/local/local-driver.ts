@@ -10,6 +10,8 @@ import type {
   ArtifactRef,
   ArtifactStream,
   ByteRange,
+  IngestIntent,
+  IngestResult,
   ListPage,
   ListQuery,
   MultipartFacet,
@@ -134,6 +136,11 @@ export class LocalDriver implements StorageDriver {
     }
     const staging = await this.stage(intent, meta, body, `put ${describeRef(intent.ref)}`, signal);
     return (await this.files.publish(staging, intent.ref)) ? 'created' : 'exists';
+  }
+
+  ingest(_intent: IngestIntent, body: Readable): Promise<IngestResult> {
+    body.resume();
+    return Promise.reject(new Error('ingest is not implemented yet'));
   }
 
   /** A complete, verified artifact folder in staging (data and meta.json), ready to be renamed into place. */

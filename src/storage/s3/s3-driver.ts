@@ -13,6 +13,8 @@ import type {
   ArtifactRef,
   ArtifactStream,
   ByteRange,
+  IngestIntent,
+  IngestResult,
   ListPage,
   ListQuery,
   MultipartFacet,
@@ -213,6 +215,11 @@ export class S3Driver implements StorageDriver {
       if (kind === 'bad_request') throw new IntegrityError(`${what}: ${describeS3Error(err)}`);
       throw toStorageError(err, what);
     }
+  }
+
+  ingest(_intent: IngestIntent, body: Readable): Promise<IngestResult> {
+    body.resume();
+    return Promise.reject(new Error('ingest is not implemented yet'));
   }
 
   /**
