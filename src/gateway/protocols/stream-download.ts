@@ -1,11 +1,11 @@
-import type { Context } from 'koa';
+import type { Context, ParameterizedContext } from 'koa';
 import type { ArtifactHandle, ArtifactRef, ArtifactStream, ByteRange } from '../../storage/driver.js';
 import { ArtifactNotFoundError } from '../../storage/errors.js';
 import { parseRange } from '../range.js';
 import type { GatewayState } from '../state.js';
 import type { ClientProtocol, ProtocolDeps } from './protocol-deps.js';
 
-type ProtocolContext = Context & { state: GatewayState };
+type ProtocolContext = ParameterizedContext<GatewayState>;
 
 export interface SendOptions {
   readonly protocol: ClientProtocol;
