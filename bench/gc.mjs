@@ -12,15 +12,13 @@
 //
 // The store's own rate is one plain ListObjectsV2 walk of the same keys (1,000 per page) with the
 // same client; the pass lists the same pages plus its statistics, plans in memory and deletes.
-import { execFileSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { startRgw } from './lib/rgw.mjs';
 
 const root = process.cwd();
 const { values: args } = parseArgs({
@@ -40,23 +38,9 @@ const { configSchema } = await import(join(root, 'dist/config/schema.js'));
 const { S3Driver, createS3Client } = await import(join(root, 'dist/storage/s3/s3-driver.js'));
 const { createLifecycle } = await import(join(root, 'dist/lifecycle/create-lifecycle.js'));
 
-let rgwDir;
-function startRgw() {
-  rgwDir = mkdtempSync(join(tmpdir(), 'velocity-bench-rgw-'));
-  const out = execFileSync('bash', [join(root, 'test/setup/rgw.sh'), 'start', rgwDir], {
-    env: { ...process.env, RGW_PORT: '27580', MON_PORT: '27581', OSD_PORT_MIN: '27590', OSD_PORT_MAX: '27620' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).toString();
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
-}
-process.on('exit', () => {
-  if (!rgwDir) return;
-  try { execFileSync('bash', [join(root, 'test/setup/rgw.sh'), 'stop', rgwDir, '--purge'], { stdio: 'ignore' }); } catch { /* best effort */ }
-});
-
 let endpoint = args.endpoint;
 if (!endpoint) {
-  const rgw = startRgw();
+  const rgw = startRgw(root, 27580);
   endpoint = rgw.VC_TEST_S3_ENDPOINT;
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: rgw.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: rgw.AWS_SECRET_ACCESS_KEY, AWS_REGION: 'us-east-1' });
 }

@@ -24,7 +24,6 @@
 // - batch negotiation of 1000 known keys per request (hashes/s).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +32,7 @@ import { Pool, request } from 'undici';
 import { SignJWT } from 'jose';
 import { gatewayArgs, median, pinCurrentProcess, spawnPinned, stopAll, waitForHttp } from './lib/processes.mjs';
 import { runWrk } from './lib/wrk.mjs';
+import { startRgw } from './lib/rgw.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,28 +56,18 @@ const SECRET = randomBytes(32).toString('hex');
 const root = process.cwd();
 pinCurrentProcess(LOAD_CORE);
 
-let rgwDir;
-function startRgw() {
-  rgwDir = mkdtempSync(join(tmpdir(), 'velocity-bench-rgw-'));
-  const out = execFileSync('bash', [join(root, 'test/setup/rgw.sh'), 'start', rgwDir], {
-    env: { ...process.env, RGW_PORT: '27480', MON_PORT: '27481', OSD_PORT_MIN: '27490', OSD_PORT_MAX: '27520' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).toString();
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
-}
+let rgw;
 function cleanup() {
   stopAll();
-  if (rgwDir) {
-    try { execFileSync('bash', [join(root, 'test/setup/rgw.sh'), 'stop', rgwDir, '--purge'], { stdio: 'ignore' }); } catch { /* best effort */ }
-    rgwDir = undefined;
-  }
+  rgw?.stop();
+  rgw = undefined;
 }
 process.on('exit', cleanup);
 
 const gwEnv = { PATH: process.env.PATH, VC_PORT: '28080', VC_HOST: '127.0.0.1', VC_JWT_SECRET: SECRET, VC_LOG_LEVEL: 'warn' };
 let integrity = 'sha256';
 if (args.store === 's3') {
-  const rgw = startRgw();
+  rgw = startRgw(root, 27480);
   integrity = 'md5';
   Object.assign(gwEnv, {
     VC_STORAGE_DRIVER: 's3', VC_S3_ENDPOINT: rgw.VC_TEST_S3_ENDPOINT, VC_S3_BUCKET: 'bench', VC_S3_FORCE_PATH_STYLE: 'true',
@@ -85,7 +75,6 @@ if (args.store === 's3') {
     AWS_SECRET_ACCESS_KEY: rgw.AWS_SECRET_ACCESS_KEY, AWS_REGION: 'us-east-1',
   });
 } else {
-  rgwDir = undefined;
   gwEnv.VC_LOCAL_ROOT = mkdtempSync(join(tmpdir(), 'velocity-bench-local-'));
 }
 
