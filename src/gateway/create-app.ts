@@ -8,12 +8,14 @@ import { Negotiator } from '../cache/negotiator.js';
 import { RecentMisses } from '../cache/recent-misses.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../metrics/create-metrics.js';
+import { protocolMetrics } from '../metrics/protocol-metrics.js';
 import { initialiseRouteSeries } from '../metrics/route-series.js';
 import { scrapeAuth } from '../metrics/scrape-auth.js';
 import { AccessCounter } from '../lifecycle/access-counter.js';
 import { createLifecycle, type Lifecycle } from '../lifecycle/create-lifecycle.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { authenticate } from './authenticate.js';
+import { isProtocolUpload, protocolRouters } from './protocols/mount-protocols.js';
 import { requestContext } from './request-context.js';
 import { negotiateBatchRoute, negotiateRoute } from './routes/negotiate.js';
 import { adminRouter } from './routes/admin.js';
@@ -56,11 +58,12 @@ export interface App {
 }
 
 /**
- * The local driver's upload routes: their bodies are artifacts of any size, so the slow-client
- * rules hold them to a minimum rate rather than a total time (slow-clients.ts).
+ * The local driver's upload routes and the client protocols' uploads: their bodies are artifacts
+ * of any size, so the slow-client rules hold them to a minimum rate rather than a total time
+ * (slow-clients.ts).
  */
 export function isStreamedUpload(req: IncomingMessage): boolean {
-  return req.method === 'PUT' && req.url !== undefined && req.url.startsWith('/v1/local/');
+  return (req.method === 'PUT' && req.url !== undefined && req.url.startsWith('/v1/local/')) || isProtocolUpload(req);
 }
 
 /** Wires the HTTP surface; holds no state of its own beyond bounded caches of immutable facts. */
@@ -124,6 +127,20 @@ export function createApp(deps: AppDeps): App {
   koa.use(admin.routes());
   koa.use(admin.allowedMethods());
   const routers = [router, admin];
+  const protocols = protocolRouters({
+    driver,
+    metrics: protocolMetrics(metrics),
+    access: lifecycle.access,
+    maxArtifactSize: config.cache.maxArtifactSize,
+    presignTtl: config.presignTtl,
+    logger: deps.logger,
+    verifier: deps.verifier,
+  });
+  for (const protocol of protocols) {
+    koa.use(protocol.routes());
+    koa.use(protocol.allowedMethods());
+    routers.push(protocol);
+  }
   for (const mount of deps.extraRouters ?? []) {
     const extra = mount(auth);
     koa.use(extra.routes());

@@ -1,5 +1,6 @@
 import { Counter, type Registry } from 'prom-client';
 import { CLIENT_PROTOCOLS, type ClientProtocol } from '../gateway/protocols/protocol-deps.js';
+import type { Metrics } from './create-metrics.js';
 
 /** Which way artifact bytes went, and whether the gateway carried them or the store did (presigned). */
 export const PROTOCOL_DIRECTIONS = ['down', 'up'] as const;
@@ -10,6 +11,12 @@ export interface ProtocolMetrics {
   hit(protocol: ClientProtocol): void;
   miss(protocol: ClientProtocol): void;
   bytes(protocol: ClientProtocol, direction: (typeof PROTOCOL_DIRECTIONS)[number], mode: (typeof PROTOCOL_MODES)[number], n: number): void;
+  /**
+   * A store outage a protocol answered in the client's own words instead of a 503 (Nx fails its
+   * run on any status but a few): counted in `vc_storage_errors_total` like every other outage, so
+   * the store-errors alert sees it although no 5xx went out.
+   */
+  storageError(operation: 'upload' | 'download'): void;
 }
 
 /**
@@ -20,7 +27,8 @@ export interface ProtocolMetrics {
  * `redirected` bytes are the sizes of artifacts a client fetched straight from the store after a
  * 302: the gateway never carried them, which is what the bytes-streamed-vs-redirected ratio shows.
  */
-export function protocolMetrics(registry: Registry): ProtocolMetrics {
+export function protocolMetrics(metrics: Pick<Metrics, 'registry' | 'storageErrors'>): ProtocolMetrics {
+  const registry = metrics.registry;
   const existing = cache.get(registry);
   if (existing) return existing;
   const registers = [registry];
@@ -53,6 +61,7 @@ export function protocolMetrics(registry: Registry): ProtocolMetrics {
     bytes: (protocol, direction, mode, n) => {
       if (n > 0) bytes.inc({ protocol, direction, mode }, n);
     },
+    storageError: (operation) => metrics.storageErrors.inc({ operation }),
   };
   cache.set(registry, m);
   return m;
