@@ -1,9 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Facet, StorageDriver } from '../../src/storage/driver.js';
+import type { ArtifactRef, Facet, StorageDriver } from '../../src/storage/driver.js';
 import { LocalDriver } from '../../src/storage/local/local-driver.js';
-import { S3Driver } from '../../src/storage/s3/s3-driver.js';
+import { artifactKey } from '../../src/storage/object-keys.js';
+import { S3Driver, createS3Client } from '../../src/storage/s3/s3-driver.js';
 import { s3TestEnv, testConfig, uniqueBucket } from '../helpers/gateway.js';
 
 export interface StoreUnderTest {
@@ -12,6 +14,11 @@ export interface StoreUnderTest {
   readonly storage: Record<string, unknown>;
   /** Another driver instance on the same store: a second replica. */
   another(now?: () => number): StorageDriver;
+  /**
+   * What writes to `ref` left in the store besides a published artifact (staging of any kind: the
+   * local driver's tmp/ entries, which are not per ref, or S3 blobs and multipart uploads of the ref).
+   */
+  leftovers(ref: ArtifactRef): Promise<string[]>;
   cleanup(): Promise<void>;
 }
 
@@ -43,6 +50,7 @@ export const DRIVERS: readonly DriverUnderTest[] = [
         store,
         storage: { driver: 'local', local: { root, signingSecret: 'contract-local-signing-secret-0123456789' } },
         another: make,
+        leftovers: async () => (await readdir(join(root, 'tmp'))).map((name) => `tmp/${name}`),
         cleanup: async () => {
           await store.close();
           await rm(root, { recursive: true, force: true });
@@ -56,13 +64,44 @@ export const DRIVERS: readonly DriverUnderTest[] = [
     async create(opts = {}) {
       const storage = {
         driver: 's3',
-        s3: { endpoint: s3TestEnv().endpoint, bucket: uniqueBucket(), forcePathStyle: true, createBucket: true, integrity: 'md5', timeout: 3 },
+        s3: {
+          endpoint: s3TestEnv().endpoint,
+          bucket: uniqueBucket(),
+          forcePathStyle: true,
+          createBucket: true,
+          integrity: 'md5',
+          timeout: 3,
+          // The smallest part S3 takes: streamed uploads go in parts from 5 MiB on.
+          ingestPartSize: 5 * 1024 * 1024,
+        },
       };
       const config = testConfig({ storage }).storage.s3;
       const make = (now = opts.now): StorageDriver => new S3Driver(config, now ? { now } : {});
       const store = make();
       await store.init();
-      return { store, storage, another: make, cleanup: () => store.close() };
+      const raw = createS3Client(config);
+      const Bucket = storage.s3.bucket;
+      return {
+        store,
+        storage,
+        another: make,
+        leftovers: async (ref) => {
+          const Prefix = `blobs/${artifactKey(ref)}/`;
+          // The blob a published pointer names is the artifact, not a leftover.
+          const pointer = await raw.send(new HeadObjectCommand({ Bucket, Key: artifactKey(ref) })).catch(() => undefined);
+          const named = pointer?.Metadata?.['upload-id'];
+          const objects = await raw.send(new ListObjectsV2Command({ Bucket, Prefix }));
+          const uploads = await raw.send(new ListMultipartUploadsCommand({ Bucket, Prefix }));
+          return [
+            ...(objects.Contents ?? []).map((o) => o.Key ?? '').filter((key) => named === undefined || key !== `${Prefix}${named}`),
+            ...(uploads.Uploads ?? []).map((u) => `upload ${u.Key ?? ''}`),
+          ];
+        },
+        cleanup: async () => {
+          raw.destroy();
+          await store.close();
+        },
+      };
     },
   },
 ];

@@ -26,9 +26,11 @@ import type {
 } from '../driver.js';
 import { ArtifactNotFoundError } from '../errors.js';
 import { describeRef } from '../object-keys.js';
+import { assertPresignable } from '../ingest-scope.js';
 import { assertReplaceable } from '../replace-scope.js';
 import { DiskSpace } from './local-disk-space.js';
 import { LocalFiles, ioError, metaFile } from './local-files.js';
+import { ingestLocal } from './local-ingest.js';
 import { LocalListing } from './local-listing.js';
 import { LocalMultipart } from './local-multipart.js';
 import { LocalRecords } from './local-records.js';
@@ -77,7 +79,10 @@ export class LocalDriver implements StorageDriver {
     this.records = new LocalRecords(this.files);
     const multipart = new LocalMultipart(this.files, urls, this.now);
     this.multipart = {
-      create: (intent, parts, ttl) => multipart.create(intent, checkArtifactMeta(intent.meta), parts, ttl),
+      create: (intent, parts, ttl) => {
+        assertPresignable(intent.ref);
+        return multipart.create(intent, checkArtifactMeta(intent.meta), parts, ttl);
+      },
       complete: (ref, uploadId, parts, signal) => multipart.complete(ref, uploadId, parts, signal),
       abort: (ref, uploadId) => multipart.abort(ref, uploadId),
     };
@@ -88,6 +93,7 @@ export class LocalDriver implements StorageDriver {
         return Promise.resolve({ url, method: 'GET', headers: {}, expiresAt });
       },
       upload: (intent, ttl) => {
+        assertPresignable(intent.ref);
         const { url, expiresAt } = urls.upload(intent, checkArtifactMeta(intent.meta), ttl);
         const headers = {
           'Content-Length': String(intent.size),
@@ -138,9 +144,9 @@ export class LocalDriver implements StorageDriver {
     return (await this.files.publish(staging, intent.ref)) ? 'created' : 'exists';
   }
 
-  ingest(_intent: IngestIntent, body: Readable): Promise<IngestResult> {
-    body.resume();
-    return Promise.reject(new Error('ingest is not implemented yet'));
+  /** See local-ingest.ts: staged under tmp/ while measured, published with the same rename as `write`. */
+  ingest(intent: IngestIntent, body: Readable, signal?: AbortSignal): Promise<IngestResult> {
+    return ingestLocal({ files: this.files, head: (ref) => this.head(ref), now: this.now }, intent, body, signal);
   }
 
   /** A complete, verified artifact folder in staging (data and meta.json), ready to be renamed into place. */

@@ -54,15 +54,29 @@ export class LocalFiles {
    * The staging directory is gone afterwards, whatever happened.
    */
   async publish(staging: string, ref: ArtifactRef): Promise<boolean> {
+    let published = false;
+    try {
+      published = await this.tryPublish(staging, ref);
+    } finally {
+      if (!published) await this.discard(staging);
+    }
+    return published;
+  }
+
+  /**
+   * As `publish`, but a staging directory that lost is kept (the caller may try again once it
+   * knows what won); one that failed otherwise is discarded.
+   */
+  async tryPublish(staging: string, ref: ArtifactRef): Promise<boolean> {
     const target = this.artifactDir(ref);
     try {
       await mkdir(join(target, '..'), { recursive: true });
       await rename(staging, target);
       return true;
     } catch (err) {
-      await this.discard(staging);
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+      await this.discard(staging);
       throw this.disk.toStorageError(`publish ${artifactKey(ref)}`, err);
     }
   }

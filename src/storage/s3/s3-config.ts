@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { flag, httpUrl, int } from '../../config/zod-fields.js';
+import { byteSize, flag, httpUrl, int } from '../../config/zod-fields.js';
 
 const url = httpUrl;
 
@@ -17,6 +17,13 @@ export const s3ConfigSchema = z
     conditionalWrites: flag.default(true),
     /** Seconds a single store call may take before it counts as an outage. */
     timeout: int(1, 300).default(10),
+    /**
+     * Streamed uploads (client protocols): bodies up to this size go in one PutObject, larger or
+     * chunked ones in parts of this size (S3 takes 5 MiB to 5 GiB; at most 10,000 parts).
+     */
+    ingestPartSize: byteSize(5 * 1024 ** 2, 5 * 1024 ** 3).default(8 * 1024 ** 2),
+    /** Parts of one streamed upload sent at once: memory per upload is (this + 1) x the part size. */
+    ingestConcurrency: int(1, 16).default(2),
   })
   .prefault({});
 
@@ -32,4 +39,6 @@ export const S3_ENV_PATHS: Readonly<Record<string, string>> = {
   VC_S3_INTEGRITY: 'storage.s3.integrity',
   VC_S3_CONDITIONAL_WRITES: 'storage.s3.conditionalWrites',
   VC_S3_TIMEOUT: 'storage.s3.timeout',
+  VC_S3_INGEST_PART_SIZE: 'storage.s3.ingestPartSize',
+  VC_S3_INGEST_CONCURRENCY: 'storage.s3.ingestConcurrency',
 };

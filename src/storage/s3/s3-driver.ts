@@ -29,9 +29,11 @@ import type {
 } from '../driver.js';
 import { ArtifactNotFoundError, IntegrityError, StorageUnavailableError } from '../errors.js';
 import { artifactKey, describeRef } from '../object-keys.js';
+import { assertPresignable } from '../ingest-scope.js';
 import { assertReplaceable } from '../replace-scope.js';
 import { classifyS3Error, describeS3Error, toStorageError } from './classify-s3-error.js';
 import { S3Head } from './s3-head.js';
+import { S3Ingest } from './s3-ingest.js';
 import { S3Listing } from './s3-listing.js';
 import { S3Locator } from './s3-locator.js';
 import { S3Multipart } from './s3-multipart.js';
@@ -52,6 +54,8 @@ export function s3Location(config: S3Config, endpoint = config.endpoint): { loca
   };
 }
 
+const SILENT_SDK_LOGGER = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
 export function createS3Client(config: S3Config): S3Client {
   return new S3Client({
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
@@ -62,6 +66,9 @@ export function createS3Client(config: S3Config): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 2,
+    // The SDK writes to the console when a streamed request fails (a client that left, a body
+    // refused mid-stream); the driver reports each failure itself, with its context.
+    logger: SILENT_SDK_LOGGER,
     requestHandler: { requestTimeout: config.timeout * 1000, connectionTimeout: config.timeout * 1000 },
   });
 }
@@ -81,6 +88,7 @@ export class S3Driver implements StorageDriver {
   private readonly heads: S3Head;
   private readonly locator: S3Locator;
   private readonly listing: S3Listing;
+  private readonly ingester: S3Ingest;
   /** False until the bucket is known to exist (only tracked with VC_S3_CREATE_BUCKET). */
   private bucketReady: boolean;
   private closed = false;
@@ -118,6 +126,16 @@ export class S3Driver implements StorageDriver {
       download: (handle, ttl, signal) => this.presignDownload(handle, ttl, signal),
       upload: (intent, ttl) => this.presignUpload(intent, ttl),
     };
+    this.ingester = new S3Ingest({
+      client,
+      bucket: this.bucket,
+      conditionalWrites: config.conditionalWrites,
+      locator: this.locator,
+      partSize: config.ingestPartSize,
+      concurrency: config.ingestConcurrency,
+      timeoutMs: config.timeout * 1000,
+      now: this.now,
+    });
     this.capabilities = { conditionalWrites: config.conditionalWrites, digest: config.integrity };
     this.replace = {
       replace: async (intent, body, signal) => {
@@ -184,6 +202,7 @@ export class S3Driver implements StorageDriver {
   }
 
   private async presignUpload(intent: UploadIntent, ttlSeconds: number): Promise<PresignedRequest> {
+    assertPresignable(intent.ref);
     const headers = this.uploadHeaders(intent);
     for (const [k, v] of Object.entries(checkArtifactMeta(intent.meta))) headers[`x-amz-meta-${k}`] = v;
     headers['x-amz-meta-sha256'] = intent.sha256;
@@ -217,9 +236,9 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  ingest(_intent: IngestIntent, body: Readable): Promise<IngestResult> {
-    body.resume();
-    return Promise.reject(new Error('ingest is not implemented yet'));
+  /** See s3-ingest.ts: a blob streamed (in parts when large or chunked), then a conditional pointer. */
+  ingest(intent: IngestIntent, body: Readable, signal?: AbortSignal): Promise<IngestResult> {
+    return this.ingester.ingest(intent, body, signal);
   }
 
   /**
@@ -239,7 +258,11 @@ export class S3Driver implements StorageDriver {
     return { info: again.info, body, ...(range ? { range } : {}) };
   }
 
-  /** `undefined` when the object holds other bytes than `sha256` (the key was written anew). */
+  /**
+   * `undefined` when the object holds other bytes than `sha256` (the key was written anew). Only
+   * the artifact key can be: a blob's key names its upload, and an ingested blob records no digest
+   * of its own (its pointer does, see s3-ingest.ts).
+   */
   private async getObject(ref: ArtifactRef, key: string, sha256: string, range: ByteRange | undefined, signal?: AbortSignal): Promise<Readable | undefined> {
     try {
       const res = await this.client.send(
@@ -247,7 +270,7 @@ export class S3Driver implements StorageDriver {
         { abortSignal: signal },
       );
       const body = res.Body as Readable;
-      if (res.Metadata?.sha256 === sha256) return body;
+      if (key !== artifactKey(ref) || res.Metadata?.sha256 === sha256) return body;
       body.destroy();
       return undefined;
     } catch (err) {

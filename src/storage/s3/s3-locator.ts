@@ -1,7 +1,9 @@
 import type { ArtifactInfo, ArtifactRef } from '../driver.js';
 import { ArtifactNotFoundError, StorageUnavailableError } from '../errors.js';
 import { artifactKey, blobKey, describeRef } from '../object-keys.js';
+import { isProtocolSpace } from '../ingest-scope.js';
 import type { S3Head } from './s3-head.js';
+import { MalformedObjectError } from './s3-object-info.js';
 
 export interface Located {
   readonly info: ArtifactInfo;
@@ -34,12 +36,21 @@ export class S3Locator {
     const stored = await this.heads.head(key, signal);
     if (!stored) return null;
     if (stored.kind === 'artifact') return { info: stored.info, location: key };
-    // A multipart artifact: size, digest and metadata are the blob's, which only the gateway
-    // writes; the pointer only says which of this ref's uploads holds them, and when it was published.
+    // An object under an artifact key without our metadata was not written through Velocity.
+    if (stored.kind === 'bytes') throw new MalformedObjectError(`${key}: object lacks velocity metadata`);
     const location = blobKey(ref, stored.uploadId);
     const blob = await this.heads.head(location, signal);
-    if (blob?.kind !== 'artifact') return 'broken';
-    return { info: { ...blob.info, createdAt: stored.createdAt }, location };
+    // A multipart (or replaced) artifact: size, digest and metadata are the blob's, which only the
+    // gateway writes; the pointer only says which of this ref's uploads holds them, and when it
+    // was published.
+    if (blob?.kind === 'artifact') return { info: { ...blob.info, createdAt: stored.createdAt }, location };
+    // An ingested artifact: the store counted the blob's bytes; their digest was computed by the
+    // gateway as they streamed, and recorded on the pointer it published. Read only where no
+    // client can write a pointer (the client-protocol spaces, see ingest-scope.ts).
+    if (blob?.kind === 'bytes' && stored.sha256 !== undefined && isProtocolSpace(ref)) {
+      return { info: { size: blob.size, sha256: stored.sha256, createdAt: stored.createdAt, meta: stored.meta }, location };
+    }
+    return 'broken';
   }
 
   async lookup(ref: ArtifactRef, signal?: AbortSignal): Promise<Located | null> {

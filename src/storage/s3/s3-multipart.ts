@@ -3,9 +3,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  DeleteObjectCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   ListPartsCommand,
   PutObjectCommand,
   type Part,
@@ -13,11 +11,12 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ArtifactRef, CompletedPart, MultipartUpload, PartIntent, PutResult, UploadIntent } from '../driver.js';
 import { IntegrityError, UploadNotFoundError } from '../errors.js';
-import { UPLOAD_ID_PATTERN, artifactKey, blobKey, describeRef, manifestKey } from '../object-keys.js';
+import { UPLOAD_ID_PATTERN, blobKey, describeRef, manifestKey } from '../object-keys.js';
+import { assertPresignable } from '../ingest-scope.js';
 import { md5Base64ToHex, normalizeEtag } from '../artifact-meta.js';
 import { classifyS3Error, toStorageError } from './classify-s3-error.js';
 import { objectExists } from './s3-exists.js';
-import { POINTER_UPLOAD_META } from './s3-object-info.js';
+import { deleteQuietly, publishPointer } from './s3-publish.js';
 import type { S3UrlSigner } from './s3-url-signer.js';
 
 /**
@@ -65,6 +64,7 @@ export class S3Multipart {
     ttlSeconds: number,
     signal?: AbortSignal,
   ): Promise<MultipartUpload> {
+    assertPresignable(intent.ref);
     const what = describeRef(intent.ref);
     const uploadId = randomBytes(18).toString('base64url');
     const blob = blobKey(intent.ref, uploadId);
@@ -202,41 +202,9 @@ export class S3Multipart {
   }
 
   /** The conditional PUT of the pointer: the one step that decides which upload the key names. */
-  private async publish(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<PutResult> {
-    try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: artifactKey(ref),
-          Body: '',
-          ContentLength: 0,
-          IfNoneMatch: this.conditionalWrites ? '*' : undefined,
-          Metadata: { [POINTER_UPLOAD_META]: uploadId },
-        }),
-        { abortSignal: signal },
-      );
-      return 'created';
-    } catch (err) {
-      if (classifyS3Error(err) !== 'precondition_failed') throw toStorageError(err, describeRef(ref), uploadId);
-    }
-    // Another writer published first. Its pointer may name this very upload (a concurrent complete
-    // of the same id, or a retried PUT whose first answer was lost): then this blob is the
-    // artifact's bytes. Delete it only when the key is known to hold something else.
-    if (await this.heldByAnother(ref, uploadId, signal)) await this.deleteQuietly(blobKey(ref, uploadId));
-    return 'exists';
+  private publish(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<PutResult> {
+    return publishPointer({ client: this.client, bucket: this.bucket, conditionalWrites: this.conditionalWrites }, ref, uploadId, {}, signal);
   }
-
-  /** True only when the artifact key is known to hold something other than this upload. */
-  private async heldByAnother(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<boolean> {
-    try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: artifactKey(ref) }), { abortSignal: signal });
-      const named = head.ContentLength === 0 ? head.Metadata?.[POINTER_UPLOAD_META] : undefined;
-      return named !== uploadId;
-    } catch {
-      return false;
-    }
-  }
-
 
   async abort(ref: ArtifactRef, uploadId: string, signal?: AbortSignal): Promise<void> {
     const m = await this.readManifest(ref, uploadId, signal);
@@ -254,6 +222,6 @@ export class S3Multipart {
 
   private async deleteQuietly(key: string): Promise<void> {
     // Leftovers are unreachable (no artifact points at them); a failed delete loses nothing.
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
+    await deleteQuietly({ client: this.client, bucket: this.bucket }, key);
   }
 }

@@ -7,7 +7,19 @@ import { UPLOAD_ID_PATTERN } from '../object-keys.js';
 /** What one store HEAD says is at a key: an artifact's own bytes, or a pointer to an upload's blob. */
 export type StoredObject =
   | { readonly kind: 'artifact'; readonly info: ArtifactInfo }
-  | { readonly kind: 'pointer'; readonly uploadId: string; readonly createdAt: string };
+  | {
+      readonly kind: 'pointer';
+      readonly uploadId: string;
+      readonly createdAt: string;
+      /**
+       * What an ingest recorded on the pointer it published (s3-ingest.ts): the digest it computed
+       * and the caller's facts. Relied on only in the client-protocol spaces (see s3-locator.ts).
+       */
+      readonly sha256?: string;
+      readonly meta: Readonly<Record<string, string>>;
+    }
+  /** An object without any `x-amz-meta-sha256`: an ingested blob's bytes (its digest is on its pointer). */
+  | { readonly kind: 'bytes'; readonly size: number };
 
 /**
  * An object under one of our keys that Velocity did not write as it is (no metadata, a bad upload
@@ -44,6 +56,13 @@ const OWN_NAMES = new Set(['sha256', 'size', 'location', 'created-at', POINTER_U
  *   and the driver derives the blob key from the artifact's own ref and this id (object-keys.ts),
  *   so a pointer can only ever name a blob of the same space, namespace and hash. The size and
  *   digest of a pointed-to artifact are then read from the blob, which only the gateway writes.
+ * - on a pointer, `x-amz-meta-sha256` and caller metadata: written by an ingest (the digest it
+ *   computed while the bytes streamed into a blob that has none). A client can add both to a
+ *   pointer it plants in the `artifacts` space, so the locator reads them only in the
+ *   client-protocol spaces, where no presigned upload is ever issued (ingest-scope.ts) and every
+ *   object is written with the gateway's credentials.
+ * - an object with no `x-amz-meta-sha256` at all: the bytes of an ingested blob (`bytes`); the
+ *   locator accepts it only as the blob a protocol-space pointer names, and as nothing else.
  * - `x-amz-meta-size`, `-location`, `-created-at`: ignored (client-addable, formerly trusted).
  * - other `x-amz-meta-*`: caller metadata. Signed names are pinned, but a client may add more, so
  *   it is relied on only in the `builds` space, which only the build worker writes (driver `put`).
@@ -53,11 +72,13 @@ export function readStoredObject(key: string, headers: IncomingHttpHeaders): Sto
   const lastModified = header(headers, 'last-modified');
   const createdAt = lastModified ? new Date(lastModified).toISOString() : new Date(0).toISOString();
   const uploadId = header(headers, `x-amz-meta-${POINTER_UPLOAD_META}`);
+  const sha256 = header(headers, 'x-amz-meta-sha256');
   if (length === 0 && uploadId !== undefined) {
     if (!UPLOAD_ID_PATTERN.test(uploadId)) throw new MalformedObjectError(`${key}: pointer with an invalid upload id`);
-    return { kind: 'pointer', uploadId, createdAt };
+    const digest = sha256 !== undefined && SHA256_HEX.test(sha256) ? { sha256 } : {};
+    return { kind: 'pointer', uploadId, createdAt, ...digest, meta: callerMeta(headers) };
   }
-  const sha256 = header(headers, 'x-amz-meta-sha256');
+  if (sha256 === undefined && Number.isSafeInteger(length) && length >= 0) return { kind: 'bytes', size: length };
   if (!sha256 || !SHA256_HEX.test(sha256) || !Number.isSafeInteger(length) || length < 0) {
     // An object under our prefix without our metadata was not written through Velocity.
     throw new MalformedObjectError(`${key}: object lacks velocity metadata`);
