@@ -74,3 +74,16 @@ export class ArtifactIntegrityError extends VelocityError {
     super(message, { status: 500, code: 'artifact_integrity', expose: true, cause });
   }
 }
+
+/**
+ * Git could not answer what changed: not a repository, git missing, a revision it does not know,
+ * no merge base. A `[range]` selector fails with it; `--affected` warns and runs everything.
+ */
+export class ScmError extends VelocityError {
+  /** `unusable`: no git or no repository, so nothing else git could say would help. */
+  readonly kind: 'unusable' | 'failed';
+  constructor(message: string, kind: 'unusable' | 'failed', cause?: unknown) {
+    super(message, { status: 400, code: 'scm', expose: true, cause });
+    this.kind = kind;
+  }
+}

@@ -15,7 +15,10 @@ Environment (docs/cli.md, "Environment"):
   and every variable velocity.yml's remote section names (e.g. \${VELOCITY_TOKEN})
 `;
 
-function buildProgram(io: CliIo, state: { verbose: boolean }): Command {
+const FILTER_HELP =
+  'only these packages (and what their tasks depend on): name, @scope/*, ./path, ./path/*, pkg... (and its dependencies), ...pkg (and its dependents), ^ to leave pkg out, [git-range], !selector; repeatable';
+
+function buildProgram(io: CliIo, state: { verbose: boolean }, argv: readonly string[]): Command {
   const program = new Command('velocity')
     .description('A cached task runner for monorepos, backed by a velocity gateway.')
     .option('--cwd <dir>', 'run as if started in <dir>')
@@ -41,10 +44,16 @@ function buildProgram(io: CliIo, state: { verbose: boolean }): Command {
     .description('run tasks from velocity.yml, restoring cached results')
     .argument('<task...>', 'pipeline tasks to run in every workspace package')
     .option('-c, --concurrency <n>', 'how many commands may run at once (default: CPU count)')
-    .option('-f, --force', 'ignore the cache: run every task (results are still stored)')
+    .option('-f, --force', 'ignore the cache: run every task (a cache bypass; results are still stored)')
     .option('-n, --dry-run', 'list each task with its key and what went into it; run nothing')
     .option('--json', 'print a machine-readable summary on stdout')
-    .option('--filter <package>', 'only run the tasks of this package (and what they depend on); repeatable', collect)
+    .option('-F, --filter <selector>', FILTER_HELP, collect)
+    .option('--affected', 'only packages changed since the merge base with the default branch (or VELOCITY_SCM_BASE...VELOCITY_SCM_HEAD), and their dependents')
+    .option('--continue', 'after a failure, keep running the tasks that do not depend on it; exit with the first failure\'s code')
+    .option('--output-logs <mode>', 'full (default), hash-only, new-only, errors-only or none')
+    .option('--log-order <order>', 'stream (default: lines as they come) or grouped (each task\'s output in one block when it ends)')
+    .option('--summarize', 'write a JSON run summary to .velocity/runs/<id>.json')
+    .option('--graph [file]', 'print the task graph (DOT) instead of running, or write it to file (.dot, .gv, .mmd, .mermaid)')
     .addOption(new Option('--no-remote', 'use the local cache only'))
     .option('--env-mode <mode>', 'strict (default): tasks see only declared, pass-through and safe variables; loose: the whole environment (warned)')
     .action(async (tasks: string[], opts: Record<string, unknown>, cmd: Command) => {
@@ -58,11 +67,29 @@ function buildProgram(io: CliIo, state: { verbose: boolean }): Command {
           dryRun: opts.dryRun as boolean | undefined,
           json: opts.json as boolean | undefined,
           filter: opts.filter as string[] | undefined,
+          affected: opts.affected as boolean | undefined,
+          continue: opts.continue as boolean | undefined,
+          outputLogs: opts.outputLogs as string | undefined,
+          logOrder: opts.logOrder as string | undefined,
+          summarize: opts.summarize as boolean | undefined,
+          graph: opts.graph as string | boolean | undefined,
           remote: opts.remote as boolean | undefined,
           envMode: opts.envMode as string | undefined,
+          argv,
         },
         ioFor(cmd),
       );
+    });
+
+  program
+    .command('ls')
+    .description('list the workspace packages and their folders')
+    .option('-F, --filter <selector>', FILTER_HELP, collect)
+    .option('--affected', 'only packages changed since the merge base with the default branch, and their dependents')
+    .option('--output <format>', 'pretty (default) or json')
+    .action(async (opts: { filter?: string[]; affected?: boolean; output?: string }, cmd: Command) => {
+      const { lsCommand } = await import('./commands/ls.js');
+      await lsCommand(opts, ioFor(cmd));
     });
 
   program
@@ -82,7 +109,7 @@ function buildProgram(io: CliIo, state: { verbose: boolean }): Command {
  */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const state = { verbose: argv.includes('--verbose') };
-  const program = buildProgram(io, state);
+  const program = buildProgram(io, state, argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
@@ -93,8 +120,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
 function report(err: unknown, io: CliIo, verbose: boolean): number {
   if (err instanceof CommanderError) {
-    // Help and version are not errors; commander has already printed its message.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+    // Help and version asked for are not errors; commander has already printed its message.
+    // `commander.help` with a non-zero code is help shown for a missing command (bare `velocity`).
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+    if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     return EXIT.usage;
   }
   const trace = (): void => {

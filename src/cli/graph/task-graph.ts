@@ -24,7 +24,10 @@ export interface BuildGraphOptions {
   packages: readonly WorkspacePackage[];
   pipeline: Readonly<Record<string, TaskConfig>>;
   tasks: readonly string[];
-  /** Restrict the requested tasks to these package names (their dependencies still run). */
+  /**
+   * Restrict the requested tasks to these package names (their dependencies still run); an empty
+   * list selects nothing, `undefined` every package.
+   */
   filter?: readonly string[] | undefined;
 }
 
@@ -36,7 +39,7 @@ export function buildTaskGraph(opts: BuildGraphOptions): TaskGraph {
     throw new UsageError(`unknown task${unknown.length > 1 ? 's' : ''} ${unknown.map((t) => `"${t}"`).join(', ')} (velocity.yml defines: ${known})`);
   }
   let roots = opts.packages;
-  if (opts.filter && opts.filter.length > 0) {
+  if (opts.filter) {
     const missing = opts.filter.filter((f) => !byName.has(f));
     if (missing.length > 0) throw new UsageError(`--filter: no workspace package named ${missing.map((m) => `"${m}"`).join(', ')}`);
     roots = opts.packages.filter((p) => opts.filter?.includes(p.name));

@@ -1,13 +1,11 @@
 import type { TextSink } from '../io.js';
-import { LinePrefixer } from '../run/line-prefixer.js';
 
 /**
- * Human output, always on stderr (stdout is kept for `--json`). Task output is prefixed with
- * `package:task: ` per line so parallel tasks stay readable.
+ * Human output, always on stderr (stdout is kept for `--json`): status lines, warnings, and the
+ * tasks' output as their TaskLogs (task-log.ts) present it.
  */
 export class Reporter {
   readonly #err: TextSink;
-  readonly #prefixers = new Map<string, LinePrefixer>();
   readonly warnings: string[] = [];
   #buffer = '';
   #scheduled = false;
@@ -22,7 +20,7 @@ export class Reporter {
    * syscall (and a wake-up of the reader) per write. On a terminal it is written at once, so it
    * interleaves correctly with progress bars. Live task output is still at most a turn late.
    */
-  #write(text: string): void {
+  write(text: string): void {
     if (this.#err.isTTY === true) {
       this.#err.write(text);
       return;
@@ -45,34 +43,12 @@ export class Reporter {
   }
 
   line(text: string): void {
-    this.#write(`${text}\n`);
+    this.write(`${text}\n`);
   }
 
   warn(message: string): void {
     this.warnings.push(message);
-    this.#write(`velocity: warning: ${message}\n`);
-  }
-
-  #prefixer(label: string, stream: 1 | 2): LinePrefixer {
-    const id = `${label}\u0000${stream}`;
-    let p = this.#prefixers.get(id);
-    if (!p) {
-      p = new LinePrefixer(`${label}: `, (t) => this.#write(t));
-      this.#prefixers.set(id, p);
-    }
-    return p;
-  }
-
-  taskOutput(label: string, stream: 1 | 2, text: string): void {
-    this.#prefixer(label, stream).push(text);
-  }
-
-  taskDone(label: string): void {
-    for (const stream of [1, 2] as const) {
-      const id = `${label}\u0000${stream}`;
-      this.#prefixers.get(id)?.flush();
-      this.#prefixers.delete(id);
-    }
+    this.write(`velocity: warning: ${message}\n`);
   }
 }
 

@@ -26,14 +26,16 @@ export interface RunSummary {
   warnings: string[];
 }
 
+/** `firstFailure`: the task that failed first in time (its code is the run's); else the first in order. */
 export function summarize(
   results: TaskResult[],
   durationMs: number,
   remote: { enabled: boolean; problem: string | null },
   warnings: string[],
+  firstFailure?: TaskResult | null,
 ): RunSummary {
   const count = (s: TaskStatus): number => results.filter((r) => r.status === s).length;
-  const failed = results.find((r) => r.status === 'failed');
+  const failed = firstFailure ?? results.find((r) => r.status === 'failed');
   return {
     success: failed === undefined,
     exitCode: failed ? (failed.exitCode ?? 1) : 0,

@@ -44,7 +44,7 @@ describe('human output', () => {
     const writes: string[] = [];
     const r = new Reporter({ write: (t: string) => writes.push(t), isTTY: false });
     r.line('a:build: cache hit');
-    r.taskOutput('a:build', 1, 'built a\n');
+    r.write('a:build: built a\n');
     r.warn('careful');
     expect(writes).toEqual([]);
     await new Promise((resolve) => setImmediate(resolve));
