@@ -38,6 +38,13 @@ describe('the real turbo client against a gateway on RGW', () => {
     expect(await down('streamed')).toBe(streamedBefore);
     expect((await down('redirected')) - redirectedBefore).toBe(stored.reduce((n, a) => n + a.size, 0));
     expect((await cg.counter('vc_protocol_hits_total', { protocol: 'turbo' })) - hitsBefore).toBe(3);
+
+    // `--preflight`: an OPTIONS before each request; Authorization is sent only if the answer lists it.
+    await cleanLocalState(dir);
+    const preflight = await runTurbo(dir, { api: cg.url, token: cg.token, team: 'acme', args: ['--preflight'] });
+    expect(preflight.code).toBe(0);
+    expect(turboCached(preflight.output)).toEqual({ cached: 3, total: 3 });
+    expect(await outputDigests(dir)).toEqual(built);
   }, 90_000);
 
   it('with artifact signing, stores each tag and streams hits with it; turbo verifies the tag (a wrong key restores nothing)', async () => {
