@@ -13,59 +13,82 @@ export interface Measured {
 
 /**
  * Counts and hashes an ingested body as it passes, in constant memory, and enforces the intent's
- * limits the moment they are crossed: past `maxSize` (a chunked body) is PayloadTooLargeError,
- * past the declared size IntegrityError; at the end, fewer bytes than declared or another SHA-256
- * than the one required are IntegrityError too. The end of the body (flush) is where the last
- * checks run, so a consumer that sees the meter end cleanly has a complete, checked body.
+ * limits the moment they are crossed:
+ * - past `maxSize` (a chunked body): PayloadTooLargeError at once, the meter fails;
+ * - fewer bytes than declared: IntegrityError when the body ends, the meter fails (a store request
+ *   of the declared length can never complete, so it is cut);
+ * - past the declared size: the declared bytes are passed on and the meter ends there, reading no
+ *   more ('overflow'); another SHA-256 than the one required: known only at the end. For both the
+ *   meter ends cleanly (a store request of the declared length completes rather than stalling on
+ *   bytes it will never get) and `result` throws the IntegrityError, so whatever was written is
+ *   discarded before it is published.
+ * Only `result` says the body was whole and right: every caller reads it before publishing.
  */
 export class IngestMeter extends Transform {
   private seen = 0;
   private passed = 0;
   private readonly hash = createHash('sha256');
   private measured: Measured | undefined;
+  private violation: IntegrityError | undefined;
 
   constructor(private readonly limits: Pick<IngestIntent, 'size' | 'maxSize' | 'sha256'>) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.violation) {
+      done();
+      return;
+    }
     this.seen += chunk.length;
     const { size, maxSize } = this.limits;
     if (size !== undefined && this.seen > size) {
-      done(new IntegrityError(`body is longer than the declared ${size} bytes`));
+      this.violation = new IntegrityError(`body is longer than the declared ${size} bytes`);
+      const keep = chunk.length - (this.seen - size);
+      if (keep > 0) this.pass(chunk.subarray(0, keep));
+      this.push(null);
+      this.emit('overflow');
+      done();
       return;
     }
     if (this.seen > maxSize) {
       done(new PayloadTooLargeError(`artifact is larger than the ${maxSize} bytes this server accepts`));
       return;
     }
+    this.pass(chunk);
+    done();
+  }
+
+  private pass(chunk: Buffer): void {
     this.hash.update(chunk);
     this.passed += chunk.length;
-    done(null, chunk);
+    this.push(chunk);
   }
 
   override _flush(done: TransformCallback): void {
+    if (this.violation) {
+      done();
+      return;
+    }
     const { size, sha256 } = this.limits;
     if (size !== undefined && this.seen !== size) {
       done(new IntegrityError(`body has ${this.seen} bytes, declared ${size}`));
       return;
     }
     const digest = this.hash.digest('hex');
-    if (sha256 !== undefined && digest !== sha256) {
-      done(new IntegrityError(`body does not match its sha256 (${sha256})`));
-      return;
-    }
+    if (sha256 !== undefined && digest !== sha256) this.violation = new IntegrityError(`body does not match its sha256 (${sha256})`);
     this.measured = { size: this.seen, sha256: digest };
     done();
   }
 
-  /** Bytes passed on so far (a chunk that broke a limit is not). */
+  /** Bytes passed on so far. */
   get forwarded(): number {
     return this.passed;
   }
 
-  /** Size and digest of the whole body; only once the meter has ended without an error. */
+  /** Size and digest of the whole body, once the meter has ended; IntegrityError when it was not right. */
   get result(): Measured {
+    if (this.violation) throw this.violation;
     if (!this.measured) throw new Error('ingest: the body is not complete');
     return this.measured;
   }
@@ -97,6 +120,12 @@ export function meterBody(body: Readable, intent: Pick<IngestIntent, 'size' | 'm
   const onAbort = (): void => void meter.destroy(abortReason(signal));
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
+  // Past the declared size nothing more is read: the meter's output has ended (see IngestMeter),
+  // and its input ends too, so it counts as finished, not cut short, for whoever reads it.
+  meter.once('overflow', () => {
+    body.unpipe(meter);
+    meter.end();
+  });
   body.pipe(meter);
   return {
     meter,

@@ -106,9 +106,9 @@ export class S3Ingest {
 
   /**
    * One PutObject streaming the body with its declared length. A body that fails before the store
-   * has all its declared bytes cuts the PUT (the store keeps nothing of a short request). One that
-   * fails after (a wrong digest, bytes beyond the declared length) cannot be cut in time: the store
-   * completes the object, so the PUT is let finish and the object deleted.
+   * has all its declared bytes cuts the PUT (the store keeps nothing of a short request). One found
+   * wrong once its declared bytes have passed (a wrong digest, more bytes than declared) ends the
+   * meter cleanly instead: the store completes the object, which is then deleted.
    */
   private async streamBlob(size: number, meter: IngestMeter, blob: string): Promise<Measured> {
     const put = new AbortController();
@@ -138,13 +138,14 @@ export class S3Ingest {
       // The whole body, read and checked: sent as it is (a request cut half-way could still be
       // completed by the store after the delete meant to clean it up).
       const bytes = first?.bytes ?? Buffer.alloc(0);
+      const measured = meter.result;
       try {
         await this.o.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: blob, Body: bytes, ContentLength: bytes.length, ContentMD5: md5(bytes) }));
       } catch (err) {
         await this.deleteBlob(blob);
         throw err;
       }
-      return meter.result;
+      return measured;
     }
     // Only the parts are cut when the body fails or a part does; creating and completing the
     // upload are short and not cut, so the upload id is always known and aborted on failure.
@@ -161,10 +162,12 @@ export class S3Ingest {
         // Stops a read waiting for a slow client; the body's own errors stay the meter's.
         meter.destroy();
       }, parts.signal);
+      // Not assembled unless the body was whole and right.
+      const measured = meter.result;
       await this.o.client.send(
         new CompleteMultipartUploadCommand({ Bucket: this.o.bucket, Key: blob, UploadId: s3UploadId, MultipartUpload: { Parts: sent } }),
       );
-      return meter.result;
+      return measured;
     } catch (err) {
       if (s3UploadId !== undefined) await this.abortUpload(blob, s3UploadId);
       await this.deleteBlob(blob);
