@@ -51,6 +51,15 @@ describe.each(DRIVERS)('store ingest contract ($name)', (d) => {
     const handle = await t.store.head(r);
     expect(handle?.info).toMatchObject({ size: bytes.length, sha256: sha256(bytes), meta: { duration: '420', tag: 'sig' } });
     expect((await readAll((await t.store.openRead(handle!, { start: 6, end: 13 })).body)).toString()).toBe('artifact');
+    // A download URL names it as any artifact's (S3: fetched from the store; self-served: checked by the driver).
+    const url = await t.store.presign!.download(handle!, 60);
+    if (t.store.selfServed) {
+      const signed = new URL(url.url);
+      expect(signed.pathname).toBe(`/v1/local/turbo/default/${r.hash}`);
+      expect(() => t.store.selfServed!.verifyDownload(r, signed.searchParams)).not.toThrow();
+    } else {
+      expect(Buffer.from(await (await fetch(url.url)).arrayBuffer()).equals(bytes)).toBe(true);
+    }
     const listed = (await t.store.list({ space: 'turbo', namespace: 'default', prefix: r.hash })).items;
     expect(listed).toMatchObject([{ ref: r, size: bytes.length }]);
     expect(await t.leftovers(r)).toEqual([]);
