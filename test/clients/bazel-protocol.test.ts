@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { actionResult, sha256Hex } from './bazel-proto-writer.js';
-import { listed, startStreamGateway, uniqueNamespace, type StreamGateway } from './stream-download-harness.js';
+import { startClientGateway, type ClientGateway } from './protocol-kit-gateway.js';
+import { uniqueNamespace } from './stream-download-harness.js';
 
 /** Bazel's HTTP cache protocol spoken by hand, where the real client cannot be made to misbehave. */
 describe('Bazel HTTP cache protocol', () => {
-  let gw: StreamGateway;
+  let gw: ClientGateway;
 
   beforeAll(async () => {
-    gw = await startStreamGateway({ cache: { maxArtifactSize: 1024 * 1024 } });
+    gw = await startClientGateway({ config: { cache: { maxArtifactSize: 1024 * 1024 } } });
   }, 60_000);
   afterAll(async () => {
     await gw?.close();
@@ -20,6 +21,10 @@ describe('Bazel HTTP cache protocol', () => {
       headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...headers },
       ...(body ? { body } : {}),
       redirect: 'manual',
+      // A request that hangs fails here, naming itself, rather than as the test's timeout.
+      signal: AbortSignal.timeout(20_000),
+    }).catch((err: unknown) => {
+      throw new Error(`${method} ${path}: ${String(err)}`);
     });
     return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
   };
@@ -44,7 +49,7 @@ describe('Bazel HTTP cache protocol', () => {
     const empty = await call('PUT', `/ns/${ns}/bazel/cas/${wrongKey}`, Buffer.alloc(0));
     expect(empty.status).toBe(400);
     expect((await call('GET', `/ns/${ns}/bazel/cas/${wrongKey}`)).status).toBe(404);
-    expect(await listed(gw.driver, 'bazel-cas', ns)).toEqual([key]);
+    expect((await gw.stored('bazel-cas', ns)).map((a) => a.ref.hash)).toEqual([key]);
   });
 
   it('keeps the first bytes of a key: a second PUT is answered 200 and changes nothing', async () => {
@@ -72,7 +77,7 @@ describe('Bazel HTTP cache protocol', () => {
     expect(early.status).toBe(400);
     expect(JSON.parse(early.body.toString())).toMatchObject({ code: 'missing_blobs' });
     expect(JSON.parse(early.body.toString()).message).toContain(sha256Hex(log));
-    expect(await listed(gw.driver, 'bazel-ac', ns)).toEqual([]);
+    expect((await gw.stored('bazel-ac', ns)).map((a) => a.ref.hash)).toEqual([]);
 
     // The same blob in another namespace does not count.
     const elsewhere = uniqueNamespace('bzp');
@@ -101,26 +106,26 @@ describe('Bazel HTTP cache protocol', () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toMatch(/Bearer/);
 
-    const readOnly = await gw.jwt('cache:read');
+    const readOnly = await gw.jwt(['cache:read']);
     expect((await call('PUT', `/ns/${ns}/bazel/cas/${key}`, blob, readOnly)).status).toBe(403);
     expect((await call('GET', `/ns/${ns}/bazel/cas/${key}`, undefined, readOnly)).status).toBe(404);
-    const otherNs = await gw.jwt('cache:read cache:write', ['team-a']);
+    const otherNs = await gw.jwt(['cache:read', 'cache:write'], ['team-a']);
     expect((await call('PUT', `/ns/${ns}/bazel/cas/${key}`, blob, otherNs)).status).toBe(403);
 
     const huge = randomBytes(1024 * 1024 + 1);
     expect((await call('PUT', `/ns/${ns}/bazel/cas/${sha256Hex(huge)}`, huge)).status).toBe(413);
-    expect(await listed(gw.driver, 'bazel-cas', ns)).toEqual([]);
+    expect((await gw.stored('bazel-cas', ns)).map((a) => a.ref.hash)).toEqual([]);
 
     // Without /ns/ the token's only namespace (or `default`) is used.
-    const onlyA = await gw.jwt('cache:read cache:write', ['team-a']);
+    const onlyA = await gw.jwt(['cache:read', 'cache:write'], ['team-a']);
     expect((await call('PUT', `/bazel/cas/${key}`, blob, onlyA)).status).toBe(200);
-    expect(await listed(gw.driver, 'bazel-cas', 'team-a')).toContain(key);
+    expect((await gw.stored('bazel-cas', 'team-a')).map((a) => a.ref.hash)).toContain(key);
   });
 
   it('answers 503 while the store is down, for reads and writes: never a miss, nothing stored', async () => {
     const ns = uniqueNamespace('bzp');
     const blob = randomBytes(1000);
-    gw.store.set({ kind: 'down' });
+    gw.proxy?.set({ kind: 'down' });
     try {
       const get = await call('GET', `/ns/${ns}/bazel/ac/${sha256Hex(blob)}`);
       expect(get.status).toBe(503);
@@ -128,8 +133,8 @@ describe('Bazel HTTP cache protocol', () => {
       expect((await call('PUT', `/ns/${ns}/bazel/cas/${sha256Hex(blob)}`, blob)).status).toBe(503);
       expect((await call('PUT', `/ns/${ns}/bazel/ac/${sha256Hex(blob)}`, actionResult([{ path: 'x', body: blob }]))).status).toBe(503);
     } finally {
-      gw.store.set({ kind: 'pass' });
+      gw.proxy?.set({ kind: 'pass' });
     }
-    expect(await listed(gw.driver, 'bazel-cas', ns)).toEqual([]);
+    expect((await gw.stored('bazel-cas', ns)).map((a) => a.ref.hash)).toEqual([]);
   }, 60_000);
 });

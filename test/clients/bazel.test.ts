@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listed, startStreamGateway, uniqueNamespace, type StreamGateway } from './stream-download-harness.js';
+import { startClientGateway, type ClientGateway } from './protocol-kit-gateway.js';
+import { uniqueNamespace } from './stream-download-harness.js';
 
 /**
  * The real Bazel client (Debian's bazel-bootstrap) against a gateway on Ceph RGW, offline: a
@@ -47,13 +48,13 @@ interface Run {
 }
 
 describe('real Bazel client', () => {
-  let gw: StreamGateway;
+  let gw: ClientGateway;
   let dir: string;
   let ws: string;
   let runs = 0;
 
   beforeAll(async () => {
-    gw = await startStreamGateway();
+    gw = await startClientGateway();
     dir = await mkdtemp(join(tmpdir(), 'vc-bazel-'));
     ws = join(dir, 'ws');
     await mkdir(ws);
@@ -97,10 +98,6 @@ describe('real Bazel client', () => {
   }
 
   const remoteHits = (run: Run): number => Number(/(\d+) remote cache hit/.exec(run.stderr)?.[1] ?? 0);
-  const metric = async (name: string, labels: string): Promise<number> => {
-    const text = await gw.gateway.metrics.registry.metrics();
-    return Number(text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`))?.split(' ').pop() ?? NaN);
-  };
 
   it('stores on the first run; a second run from a clean state is all remote hits, byte-identical, streamed', async () => {
     const ns = uniqueNamespace('bazel');
@@ -110,10 +107,10 @@ describe('real Bazel client', () => {
     expect(first.stderr).not.toMatch(/WARNING: .*(Remote Cache|remote cache)/i);
     // One action result per genrule; the outputs, stdout/stderr and the Action and Command
     // messages in the CAS.
-    expect(await listed(gw.driver, 'bazel-ac', ns)).toHaveLength(3);
-    expect((await listed(gw.driver, 'bazel-cas', ns)).length).toBeGreaterThanOrEqual(5);
+    expect((await gw.stored('bazel-ac', ns)).map((a) => a.ref.hash)).toHaveLength(3);
+    expect(((await gw.stored('bazel-cas', ns)).map((a) => a.ref.hash)).length).toBeGreaterThanOrEqual(5);
 
-    const streamed = await metric('vc_protocol_bytes_total', 'protocol="bazel",direction="down",mode="streamed"');
+    const streamed = await gw.counter('vc_protocol_bytes_total', { protocol: 'bazel', direction: 'down', mode: 'streamed' });
     const second = await build(ns, gw.token);
     expect(second.code).toBe(0);
     expect(remoteHits(second)).toBe(3);
@@ -121,35 +118,35 @@ describe('real Bazel client', () => {
     for (const name of OUTPUTS) expect(second.outputs[name]?.equals(first.outputs[name] as Buffer)).toBe(true);
     expect(second.outputs['big.bin']?.length).toBe(BIG + 'hello from bazel\n'.length);
     // The hits came through the gateway (Bazel cannot follow a redirect).
-    expect((await metric('vc_protocol_bytes_total', 'protocol="bazel",direction="down",mode="streamed"')) - streamed).toBeGreaterThanOrEqual(BIG);
-    expect(await metric('vc_protocol_bytes_total', 'protocol="bazel",direction="down",mode="redirected"')).toBe(0);
+    expect((await gw.counter('vc_protocol_bytes_total', { protocol: 'bazel', direction: 'down', mode: 'streamed' })) - streamed).toBeGreaterThanOrEqual(BIG);
+    expect(await gw.counter('vc_protocol_bytes_total', { protocol: 'bazel', direction: 'down', mode: 'redirected' })).toBe(0);
   }, 240_000);
 
   it('builds without the cache while the store is down, and stores nothing', async () => {
     const ns = uniqueNamespace('bazel');
-    gw.store.set({ kind: 'down' });
+    gw.proxy?.set({ kind: 'down' });
     let run: Run;
     try {
       run = await build(ns, gw.token);
     } finally {
-      gw.store.set({ kind: 'pass' });
+      gw.proxy?.set({ kind: 'pass' });
     }
     expect(run.code).toBe(0);
     expect(remoteHits(run)).toBe(0);
     expect(run.stderr).toMatch(/503/);
     expect(run.outputs['big.bin']?.length).toBe(BIG + 'hello from bazel\n'.length);
-    expect(await listed(gw.driver, 'bazel-ac', ns)).toEqual([]);
-    expect(await listed(gw.driver, 'bazel-cas', ns)).toEqual([]);
+    expect((await gw.stored('bazel-ac', ns)).map((a) => a.ref.hash)).toEqual([]);
+    expect((await gw.stored('bazel-cas', ns)).map((a) => a.ref.hash)).toEqual([]);
   }, 240_000);
 
   it('with a read-only token reads but never writes, and the build succeeds', async () => {
     const ns = uniqueNamespace('bazel');
-    const run = await build(ns, await gw.jwt('cache:read'));
+    const run = await build(ns, await gw.jwt(['cache:read']));
     expect(run.code).toBe(0);
     // Bazel reports the refused writes (403) as warnings and goes on.
     expect(run.stderr).toMatch(/WARNING: Writing to Remote Cache/);
-    expect(await listed(gw.driver, 'bazel-ac', ns)).toEqual([]);
-    expect(await listed(gw.driver, 'bazel-cas', ns)).toEqual([]);
+    expect((await gw.stored('bazel-ac', ns)).map((a) => a.ref.hash)).toEqual([]);
+    expect((await gw.stored('bazel-cas', ns)).map((a) => a.ref.hash)).toEqual([]);
   }, 240_000);
 });
 

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listed, startStreamGateway, uniqueNamespace, type StreamGateway } from './stream-download-harness.js';
+import { startClientGateway, type ClientGateway } from './protocol-kit-gateway.js';
+import { uniqueNamespace } from './stream-download-harness.js';
 
 /**
  * The real ccache (Debian's, with gcc) against a gateway on Ceph RGW, through its HTTP remote
@@ -27,13 +28,13 @@ interface Run {
 }
 
 describe('real ccache client', () => {
-  let gw: StreamGateway;
+  let gw: ClientGateway;
   let dir: string;
   let src: string;
   let runs = 0;
 
   beforeAll(async () => {
-    gw = await startStreamGateway();
+    gw = await startClientGateway();
     dir = await mkdtemp(join(tmpdir(), 'vc-ccache-'));
     src = join(dir, 'src');
     await mkdir(src);
@@ -88,15 +89,15 @@ describe('real ccache client', () => {
     ['bazel', 'bazel'],
   ])('layout %s: the first run stores, a second from a clean cache is all remote hits, byte-identical', async (_name, layout) => {
     const ns = layoutsNs;
-    const before = (await listed(gw.driver, 'http', ns)).length;
+    const before = ((await gw.stored('http', ns)).map((a) => a.ref.hash)).length;
     const first = await compileAll(ns, gw.token, layout);
     expect(first.codes).toEqual(FILES.map(() => 0));
     expect(first.stats.remote_storage_miss).toBe(FILES.length);
     expect(first.stats.remote_storage_error).toBe(0);
     expect(first.stats.remote_storage_write).toBeGreaterThanOrEqual(FILES.length);
-    expect((await listed(gw.driver, 'http', ns)).length).toBe(before + (first.stats.remote_storage_write ?? NaN));
+    expect(((await gw.stored('http', ns)).map((a) => a.ref.hash)).length).toBe(before + (first.stats.remote_storage_write ?? NaN));
 
-    const streamed = await metric('vc_protocol_bytes_total', 'protocol="http",direction="down",mode="streamed"');
+    const streamed = await gw.counter('vc_protocol_bytes_total', { protocol: 'http', direction: 'down', mode: 'streamed' });
     const second = await compileAll(ns, gw.token, layout);
     expect(second.codes).toEqual(FILES.map(() => 0));
     expect(second.stats.remote_storage_hit).toBe(FILES.length);
@@ -104,37 +105,33 @@ describe('real ccache client', () => {
     expect(second.stats.remote_storage_error).toBe(0);
     expect(second.stats.remote_storage_write).toBe(0);
     for (const file of FILES) expect(second.objects[file]?.equals(first.objects[file] as Buffer)).toBe(true);
-    expect(await metric('vc_protocol_bytes_total', 'protocol="http",direction="down",mode="streamed"')).toBeGreaterThan(streamed);
+    expect(await gw.counter('vc_protocol_bytes_total', { protocol: 'http', direction: 'down', mode: 'streamed' })).toBeGreaterThan(streamed);
   }, 120_000);
 
   it('compiles locally while the store is down, and stores nothing', async () => {
     const ns = uniqueNamespace('ccache');
-    gw.store.set({ kind: 'down' });
+    gw.proxy?.set({ kind: 'down' });
     let run: Run;
     try {
       run = await compileAll(ns, gw.token);
     } finally {
-      gw.store.set({ kind: 'pass' });
+      gw.proxy?.set({ kind: 'pass' });
     }
     expect(run.codes).toEqual(FILES.map(() => 0));
     expect(run.stats.remote_storage_hit).toBe(0);
     expect((run.stats.remote_storage_error ?? 0) + (run.stats.remote_storage_timeout ?? 0)).toBeGreaterThan(0);
-    expect(await listed(gw.driver, 'http', ns)).toEqual([]);
+    expect((await gw.stored('http', ns)).map((a) => a.ref.hash)).toEqual([]);
   }, 120_000);
 
   it('with a read-only token reads but never writes, and compiles', async () => {
     const ns = uniqueNamespace('ccache');
-    const run = await compileAll(ns, await gw.jwt('cache:read'));
+    const run = await compileAll(ns, await gw.jwt(['cache:read']));
     expect(run.codes).toEqual(FILES.map(() => 0));
     expect(run.stats.remote_storage_miss).toBe(FILES.length);
     expect(run.stats.remote_storage_write ?? 0).toBe(0);
-    expect(await listed(gw.driver, 'http', ns)).toEqual([]);
+    expect((await gw.stored('http', ns)).map((a) => a.ref.hash)).toEqual([]);
   }, 120_000);
 
-  const metric = async (name: string, labels: string): Promise<number> => {
-    const text = await gw.gateway.metrics.registry.metrics();
-    return Number(text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`))?.split(' ').pop() ?? NaN);
-  };
 });
 
 function run(cmd: string, args: string[], cwd: string, env: Record<string, string>, onStdout?: (d: string) => void): Promise<number | null> {

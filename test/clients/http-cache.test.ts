@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
-import { listed, startStreamGateway, uniqueNamespace, type StreamGateway } from './stream-download-harness.js';
+import { startClientGateway, type ClientGateway } from './protocol-kit-gateway.js';
+import { uniqueNamespace } from './stream-download-harness.js';
 
 const LIMIT = 256 * 1024;
 
@@ -12,10 +13,10 @@ const LIMIT = 256 * 1024;
  * stored". Paths are sent raw (node:http does not normalise them as fetch does).
  */
 describe('plain HTTP cache (Gradle-style requests)', () => {
-  let gw: StreamGateway;
+  let gw: ClientGateway;
 
   beforeAll(async () => {
-    gw = await startStreamGateway({ cache: { maxArtifactSize: LIMIT } });
+    gw = await startClientGateway({ config: { cache: { maxArtifactSize: LIMIT } } });
   }, 60_000);
   afterAll(async () => {
     await gw?.close();
@@ -52,7 +53,7 @@ describe('plain HTTP cache (Gradle-style requests)', () => {
     const again = randomBytes(100);
     expect((await raw('PUT', key, { ...auth, 'content-length': String(again.length) }, again)).status).toBe(200);
     expect((await raw('GET', key, auth)).body.equals(entry)).toBe(true);
-    expect(await listed(gw.driver, 'http', ns)).toHaveLength(1);
+    expect((await gw.stored('http', ns)).map((a) => a.ref.hash)).toHaveLength(1);
   });
 
   it('answers 413 past the size limit, declared or chunked, and stores nothing', async () => {
@@ -65,7 +66,7 @@ describe('plain HTTP cache (Gradle-style requests)', () => {
     expect(chunked.status).toBe(413);
     const atLimit = big.subarray(0, LIMIT);
     expect((await raw('PUT', `/ns/${ns}/http/at/limit`, { ...auth, 'content-length': String(LIMIT) }, atLimit)).status).toBe(200);
-    expect(await listed(gw.driver, 'http', ns)).toHaveLength(1);
+    expect((await gw.stored('http', ns)).map((a) => a.ref.hash)).toHaveLength(1);
   });
 
   it('asks for credentials Gradle can answer, and keeps read-only tokens and other namespaces out', async () => {
@@ -76,12 +77,12 @@ describe('plain HTTP cache (Gradle-style requests)', () => {
     expect(String(anonymous.headers['www-authenticate'])).toMatch(/^Basic realm=/);
     expect((await raw('GET', `/ns/${ns}/http/k`, { authorization: basic('not-the-token') })).status).toBe(401);
     expect((await raw('GET', `/ns/${ns}/http/k`, { authorization: basic('') })).status).toBe(401);
-    const readOnly = basic(await gw.jwt('cache:read'));
+    const readOnly = basic(await gw.jwt(['cache:read']));
     expect((await raw('PUT', `/ns/${ns}/http/k`, { authorization: readOnly, 'content-length': '10' }, body)).status).toBe(403);
     expect((await raw('GET', `/ns/${ns}/http/k`, { authorization: readOnly })).status).toBe(404);
-    const teamA = basic(await gw.jwt('cache:read cache:write', ['team-a']));
+    const teamA = basic(await gw.jwt(['cache:read', 'cache:write'], ['team-a']));
     expect((await raw('PUT', `/ns/${ns}/http/k`, { authorization: teamA, 'content-length': '10' }, body)).status).toBe(403);
-    expect(await listed(gw.driver, 'http', ns)).toEqual([]);
+    expect((await gw.stored('http', ns)).map((a) => a.ref.hash)).toEqual([]);
   });
 
   it('refuses path traversal, encoded separators, empty segments and over-long keys (400), storing nothing', async () => {
@@ -108,7 +109,7 @@ describe('plain HTTP cache (Gradle-style requests)', () => {
         expect(JSON.parse(r.body.toString())).toMatchObject({ code: 'invalid_key' });
       }
     }
-    expect(await listed(gw.driver, 'http', ns)).toEqual([]);
+    expect((await gw.stored('http', ns)).map((a) => a.ref.hash)).toEqual([]);
     // `..` as the namespace is no namespace.
     for (const path of ['/ns/../http/k', '/ns/%2e%2e/http/k']) {
       const r = await raw('GET', path, auth);

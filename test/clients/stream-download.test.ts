@@ -1,20 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { request, type IncomingMessage } from 'node:http';
-import { startStreamGateway, uniqueNamespace, type StoreRead, type StreamGateway } from './stream-download-harness.js';
+import { startClientGateway, type ClientGateway } from './protocol-kit-gateway.js';
+import { uniqueNamespace, watchReads, type StoreRead } from './stream-download-harness.js';
 
 /**
  * The streamed download path (the plain HTTP cache's routes, whose hits always stream), on a real
  * gateway over Ceph RGW: ranges, headers, a client that leaves, a slow client, and a store outage.
  */
 describe('streamed downloads', () => {
-  let gw: StreamGateway;
+  let gw: ClientGateway;
+  let reads: StoreRead[];
   const ns = uniqueNamespace('dl');
   const big = randomBytes(32 * 1024 * 1024);
   const small = randomBytes(100_000);
 
   beforeAll(async () => {
-    gw = await startStreamGateway();
+    gw = await startClientGateway();
+    reads = watchReads(gw.gw.gateway.driver);
     expect((await put(`/ns/${ns}/http/small/key`, small)).status).toBe(200);
     expect((await put(`/ns/${ns}/http/big/key`, big)).status).toBe(200);
   }, 120_000);
@@ -32,15 +35,10 @@ describe('streamed downloads', () => {
     const res = await fetch(`${gw.url}${path}`, { method, headers: { ...auth(), ...headers } });
     return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
   };
-  const metric = async (name: string, labels: string): Promise<number> => {
-    const text = await gw.gateway.metrics.registry.metrics();
-    const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
-    return Number(line?.split(' ').pop() ?? NaN);
-  };
 
   it('answers a hit with its length, digest and X-Cache: HIT; one range as 206; counts hits and bytes streamed', async () => {
-    const hits = await metric('vc_protocol_hits_total', 'protocol="http"');
-    const bytes = await metric('vc_protocol_bytes_total', 'protocol="http",direction="down",mode="streamed"');
+    const hits = await gw.counter('vc_protocol_hits_total', { protocol: 'http' });
+    const bytes = await gw.counter('vc_protocol_bytes_total', { protocol: 'http', direction: 'down', mode: 'streamed' });
     const whole = await get(`/ns/${ns}/http/small/key`);
     expect(whole.status).toBe(200);
     expect(whole.body.equals(small)).toBe(true);
@@ -67,8 +65,8 @@ describe('streamed downloads', () => {
     expect(head.headers.get('content-length')).toBe(String(small.length));
     expect(head.body.length).toBe(0);
 
-    expect(await metric('vc_protocol_hits_total', 'protocol="http"')).toBe(hits + 6);
-    expect(await metric('vc_protocol_bytes_total', 'protocol="http",direction="down",mode="streamed"')).toBe(
+    expect(await gw.counter('vc_protocol_hits_total', { protocol: 'http' })).toBe(hits + 6);
+    expect(await gw.counter('vc_protocol_bytes_total', { protocol: 'http', direction: 'down', mode: 'streamed' })).toBe(
       bytes + small.length + 10 + 5 + 10 + 10,
     );
   });
@@ -87,15 +85,15 @@ describe('streamed downloads', () => {
   });
 
   it('answers a miss 404 with X-Cache: MISS', async () => {
-    const misses = await metric('vc_protocol_misses_total', 'protocol="http"');
+    const misses = await gw.counter('vc_protocol_misses_total', { protocol: 'http' });
     const r = await get(`/ns/${ns}/http/no/such/key`);
     expect(r.status).toBe(404);
     expect(r.headers.get('x-cache')).toBe('MISS');
-    expect(await metric('vc_protocol_misses_total', 'protocol="http"')).toBe(misses + 1);
+    expect(await gw.counter('vc_protocol_misses_total', { protocol: 'http' })).toBe(misses + 1);
   });
 
   it('stops reading the store as soon as the client leaves mid-download', async () => {
-    const before = gw.reads.length;
+    const before = reads.length;
     const res = await open(`/ns/${ns}/http/big/key`);
     let received = 0;
     await new Promise<void>((resolve) => {
@@ -107,7 +105,7 @@ describe('streamed downloads', () => {
         }
       });
     });
-    const read = await waitFor(() => gw.reads.slice(before).find((r) => r.closed));
+    const read = await waitFor(() => reads.slice(before).find((r) => r.closed));
     expect(read.ended).toBe(false);
     expect(read.pulled).toBeLessThan(big.length / 2);
     // Nothing more arrives from the store once the stream is closed.
@@ -117,10 +115,10 @@ describe('streamed downloads', () => {
   });
 
   it('reads the store only as fast as a slow client takes the bytes, whatever the size', async () => {
-    const before = gw.reads.length;
+    const before = reads.length;
     const res = await open(`/ns/${ns}/http/big/key`);
     res.pause();
-    const read = await waitFor(() => gw.reads[before]);
+    const read = await waitFor(() => reads[before]);
     // The client takes nothing: the store read stops once the socket buffers and the stream's
     // high-water marks are full (a few MB at most), far below the 32 MB body.
     await settled(read);
@@ -135,7 +133,7 @@ describe('streamed downloads', () => {
   });
 
   it('answers 503 with Retry-After while the store is down (never a miss), and serves again after', async () => {
-    gw.store.set({ kind: 'down' });
+    gw.proxy?.set({ kind: 'down' });
     try {
       for (const [method, path] of [
         ['GET', `/ns/${ns}/http/small/key`],
@@ -149,7 +147,7 @@ describe('streamed downloads', () => {
       }
       expect((await put(`/ns/${ns}/http/during/outage`, randomBytes(1000))).status).toBe(503);
     } finally {
-      gw.store.set({ kind: 'pass' });
+      gw.proxy?.set({ kind: 'pass' });
     }
     expect((await get(`/ns/${ns}/http/during/outage`)).status).toBe(404);
     expect((await get(`/ns/${ns}/http/small/key`)).body.equals(small)).toBe(true);
