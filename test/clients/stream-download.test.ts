@@ -132,6 +132,26 @@ describe('streamed downloads', () => {
     expect(read.ended).toBe(true);
   });
 
+  it('cuts the answer short when the store fails mid-download: a partial body never looks complete', async () => {
+    const before = reads.length;
+    const res = await open(`/ns/${ns}/http/big/key`);
+    res.pause();
+    const read = await waitFor(() => reads[before]);
+    await settled(read);
+    gw.proxy?.set({ kind: 'down' });
+    let received = 0;
+    const outcome = await new Promise<string>((resolve) => {
+      res.on('data', (chunk: Buffer) => (received += chunk.length));
+      res.once('end', () => resolve('end'));
+      res.once('error', () => resolve('error'));
+      res.once('aborted', () => resolve('error'));
+      res.resume();
+    }).finally(() => gw.proxy?.set({ kind: 'pass' }));
+    expect(outcome).toBe('error');
+    expect(received).toBeLessThan(big.length);
+    expect(read.ended).toBe(false);
+  });
+
   it('answers 503 with Retry-After while the store is down (never a miss), and serves again after', async () => {
     gw.proxy?.set({ kind: 'down' });
     try {
