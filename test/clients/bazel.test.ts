@@ -69,8 +69,11 @@ describe('real Bazel client', () => {
     }
   });
 
-  /** One build from a clean local state (a new output root). */
-  async function build(namespace: string, token: string): Promise<Run> {
+  /**
+   * One build from a clean local state (a new output root). The token goes as a Bearer header, or
+   * (`basic`) in the cache URL's user info, which Bazel sends as Basic auth.
+   */
+  async function build(namespace: string, token: string, auth: 'bearer' | 'basic' = 'bearer'): Promise<Run> {
     const root = join(dir, `root-${runs++}`);
     const args = [
       '--nohome_rc',
@@ -82,8 +85,8 @@ describe('real Bazel client', () => {
       '--nosandbox_debug',
       '--color=no',
       '--curses=no',
-      `--remote_cache=${gw.url}/ns/${namespace}/bazel`,
-      `--remote_header=Authorization=Bearer ${token}`,
+      `--remote_cache=${auth === 'basic' ? gw.url.replace('://', `://ci:${token}@`) : gw.url}/ns/${namespace}/bazel`,
+      ...(auth === 'bearer' ? [`--remote_header=Authorization=Bearer ${token}`] : []),
       '--remote_timeout=30',
       '//:all',
     ];
@@ -99,7 +102,7 @@ describe('real Bazel client', () => {
 
   const remoteHits = (run: Run): number => Number(/(\d+) remote cache hit/.exec(run.stderr)?.[1] ?? 0);
 
-  it('stores on the first run; a second run from a clean state is all remote hits, byte-identical, streamed', async () => {
+  it('stores on the first run; a second run from a clean state (Basic auth) is all remote hits, byte-identical, streamed', async () => {
     const ns = uniqueNamespace('bazel');
     const first = await build(ns, gw.token);
     expect(first.code).toBe(0);
@@ -111,7 +114,7 @@ describe('real Bazel client', () => {
     expect(((await gw.stored('bazel-cas', ns)).map((a) => a.ref.hash)).length).toBeGreaterThanOrEqual(5);
 
     const streamed = await gw.counter('vc_protocol_bytes_total', { protocol: 'bazel', direction: 'down', mode: 'streamed' });
-    const second = await build(ns, gw.token);
+    const second = await build(ns, gw.token, 'basic');
     expect(second.code).toBe(0);
     expect(remoteHits(second)).toBe(3);
     expect(second.stderr).toMatch(/3 remote cache hit/);
