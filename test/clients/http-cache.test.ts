@@ -53,6 +53,9 @@ describe('plain HTTP cache (Gradle-style requests)', () => {
     const again = randomBytes(100);
     expect((await raw('PUT', key, { ...auth, 'content-length': String(again.length) }, again)).status).toBe(200);
     expect((await raw('GET', key, auth)).body.equals(entry)).toBe(true);
+    // Entries are immutable: no DELETE (ccache never needs one).
+    expect((await raw('DELETE', key, auth)).status).toBe(405);
+    expect((await raw('GET', key, auth)).status).toBe(200);
     expect((await gw.stored('http', ns)).map((a) => a.ref.hash)).toHaveLength(1);
   });
 
