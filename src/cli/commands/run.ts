@@ -1,5 +1,5 @@
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { LocalCache, localCacheDir } from '../cache/local-cache.js';
 import { loadProject, type LoadedProject, type RemoteSettings } from '../config/load.js';
 import { TaskFailedError } from '../errors.js';
@@ -46,6 +46,7 @@ export async function runCommand(opts: RunCommandOptions, io: CliIo): Promise<vo
       if (typeof opts.graph !== 'string') io.stdout.write(text);
       else {
         const file = resolve(io.cwd, opts.graph);
+        await mkdir(dirname(file), { recursive: true });
         await writeFile(file, text);
         reporter.line(`Task graph (${graph.nodes.size} task${graph.nodes.size === 1 ? '' : 's'}) written to ${file}`);
       }

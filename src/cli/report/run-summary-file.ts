@@ -18,7 +18,7 @@ export function newRunId(startMs: number): string {
 
 /** The command line as a shell would take it back (arguments quoted when they need it). */
 export function commandLine(argv: readonly string[]): string {
-  const quote = (a: string): string => (/^[\w@%+=:,./^!#[\]{}-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  const quote = (a: string): string => (/^[\w@%+=:,./^-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
   return ['velocity', ...argv.map(quote)].join(' ');
 }
 
