@@ -11,6 +11,9 @@ const CLI_ENV_HELP = `
 Environment (docs/cli.md, "Environment"):
   VELOCITY_CACHE_DIR     local cache folder (default .velocity/cache)
   VELOCITY_DEBUG_TIMING  print when each phase finished
+  VELOCITY_SCM_BASE      --affected: compare from this revision (default: the merge base with the default branch)
+  VELOCITY_SCM_HEAD      --affected: compare up to this revision (default: the working tree)
+  NO_COLOR, FORCE_COLOR  colour of task prefixes (default: on a terminal only)
   CI                     set: no progress bars
   and every variable velocity.yml's remote section names (e.g. \${VELOCITY_TOKEN})
 `;
