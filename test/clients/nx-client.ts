@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientRun } from './turbo-client.js';
@@ -28,7 +28,7 @@ export async function runNx(dir: string, opts: { server: string; token: string }
   return new Promise((resolve) => {
     execFile(NX, ['run-many', '-t', 'build', '--output-style=static'], { cwd: dir, env, timeout: 120_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, output: `${stdout}\n${stderr}` });
+      void rm(home, { recursive: true, force: true }).finally(() => resolve({ code, output: `${stdout}\n${stderr}` }));
     });
   });
 }

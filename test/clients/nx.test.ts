@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startClientGateway, type ClientGateway } from './protocol-kit-gateway.js';
-import { cleanLocalState, outputDigests, writeMonorepo } from './fixtures/turbo-nx-monorepo.js';
+import { cleanLocalState, outputDigests, removeMonorepos, writeMonorepo } from './fixtures/turbo-nx-monorepo.js';
 import { nxRemoteHits, runNx } from './nx-client.js';
 
 let cg: ClientGateway;
@@ -11,6 +11,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cg?.close();
+  await removeMonorepos();
 });
 
 const down = (mode: string) => cg.counter('vc_protocol_bytes_total', { protocol: 'nx', direction: 'down', mode });

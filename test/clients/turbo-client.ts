@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -46,7 +46,7 @@ export async function runTurbo(dir: string, opts: TurboOptions): Promise<ClientR
   return new Promise((resolve) => {
     execFile(TURBO, ['run', 'build', '--output-logs=full', ...(opts.args ?? [])], { cwd: dir, env, timeout: 120_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, output: `${stdout}\n${stderr}` });
+      void rm(home, { recursive: true, force: true }).finally(() => resolve({ code, output: `${stdout}\n${stderr}` }));
     });
   });
 }
