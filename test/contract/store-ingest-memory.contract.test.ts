@@ -22,7 +22,7 @@ interface ChildReport {
 /**
  * Constant memory: a 1 GiB ingest into each driver, in a process of its own (the built package,
  * see ingest-memory-child.mjs), grows its resident memory by less than 100 MB at any moment. S3
- * takes it in parts of the production size (8 MiB, two in flight) from a body of unknown length;
+ * takes it in parts of the default size (5 MiB, two in flight) from a body of unknown length;
  * the local driver from a declared one.
  */
 describe.each([
@@ -42,7 +42,7 @@ describe.each([
   });
 
   it('resident memory grows by less than 100 MB; the stored size and digest are the body\'s', async () => {
-    const storage = name === 's3' ? { ...t.storage, s3: { ...(t.storage.s3 as Record<string, unknown>), ingestPartSize: 8 * 1024 * 1024 } } : t.storage;
+    const storage = name === 's3' ? { ...t.storage, s3: { ...(t.storage.s3 as Record<string, unknown>), ingestPartSize: 5 * 1024 * 1024, ingestConcurrency: 2 } } : t.storage;
     const arg = JSON.stringify({ storage, bytes: GiB, declared: !chunkedBody, hash: uniqueHash() });
     const { stdout } = await run(process.execPath, ['--expose-gc', CHILD, arg], { env: process.env, timeout: 110_000, maxBuffer: 1 << 20 });
     const report = JSON.parse(stdout.trim().split('\n').pop()!) as ChildReport;
