@@ -68,8 +68,8 @@ export class Negotiator {
   constructor(private readonly deps: NegotiatorDeps) {
     this.now = deps.now ?? Date.now;
     const { cacheHits, cacheMisses } = deps.metrics;
-    this.hits = { default: cacheHits.labels('default'), named: cacheHits.labels('named') };
-    this.misses = { default: cacheMisses.labels('default'), named: cacheMisses.labels('named') };
+    this.hits = { default: cacheHits.labels('velocity', 'default'), named: cacheHits.labels('velocity', 'named') };
+    this.misses = { default: cacheMisses.labels('velocity', 'default'), named: cacheMisses.labels('velocity', 'named') };
   }
 
   private observe(action: string, status: string, seconds: number): void {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BUILD_ENV_PATHS, buildsConfigSchema } from '../builds/config.js';
 import { LIFECYCLE_ENV_PATHS, lifecycleConfigSchema } from '../lifecycle/lifecycle-config.js';
 import { STORAGE_ENV_PATHS, storageConfigSchema } from '../storage/storage-config.js';
-import { byteSize, duration, httpUrl, int, list } from './zod-fields.js';
+import { byteSize, duration, flag, httpUrl, int, list } from './zod-fields.js';
 
 const url = httpUrl;
 
@@ -77,6 +77,11 @@ export const configSchema = z.strictObject({
       multipartPartSize: byteSize(5 * 1024 * 1024, 5 * 1024 ** 3).default(16 * 1024 * 1024),
       /** Largest artifact accepted (bytes). */
       maxArtifactSize: byteSize(1, 5 * 1024 ** 4).default(10 * 1024 ** 3),
+      /**
+       * Bazel action results are stored only when every CAS blob they name is in the same
+       * namespace (src/gateway/protocols/bazel-action-check.ts). Off: stored as sent.
+       */
+      bazelCheckActionResults: flag.default(true),
     })
     .prefault({}),
   metrics: z
@@ -137,6 +142,7 @@ export const ENV_PATHS: Readonly<Record<string, string>> = {
   VC_MULTIPART_THRESHOLD: 'cache.multipartThreshold',
   VC_MULTIPART_PART_SIZE: 'cache.multipartPartSize',
   VC_MAX_ARTIFACT_SIZE: 'cache.maxArtifactSize',
+  VC_BAZEL_CHECK_ACTION_RESULTS: 'cache.bazelCheckActionResults',
   VC_METRICS_TOKEN: 'metrics.token',
   ...BUILD_ENV_PATHS,
   ...LIFECYCLE_ENV_PATHS,

@@ -135,7 +135,7 @@ export function createApp(deps: AppDeps): App {
     presignTtl: config.presignTtl,
     logger: deps.logger,
     verifier: deps.verifier,
-  });
+  }, { bazel: { checkActionResults: config.cache.bazelCheckActionResults } });
   for (const protocol of protocols) {
     koa.use(protocol.routes());
     koa.use(protocol.allowedMethods());

@@ -1,13 +1,13 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { BUILD_RESULTS, NAMESPACE_KINDS, NEGOTIATION_STATUSES, STORAGE_ERROR_OPERATIONS, STREAM_DIRECTIONS } from './label-sets.js';
+import { BUILD_RESULTS, CACHE_PROTOCOLS, NAMESPACE_KINDS, NEGOTIATION_STATUSES, STORAGE_ERROR_OPERATIONS, STREAM_DIRECTIONS } from './label-sets.js';
 import { packageVersion } from './package-version.js';
 import { registerProcessMetrics } from './process-metrics.js';
 
 /** Every metric the gateway and worker export, on an injected registry (never the global one). */
 export interface Metrics {
   readonly registry: Registry;
-  readonly cacheHits: Counter<'namespace_kind'>;
-  readonly cacheMisses: Counter<'namespace_kind'>;
+  readonly cacheHits: Counter<'protocol' | 'namespace_kind'>;
+  readonly cacheMisses: Counter<'protocol' | 'namespace_kind'>;
   readonly negotiationLatency: Histogram<'action' | 'status'>;
   readonly uploadsSkipped: Counter;
   readonly storageErrors: Counter<'operation'>;
@@ -61,14 +61,14 @@ export function createMetrics(opts: CreateMetricsOptions = {}): Metrics {
     // Label values are bounded: `namespace_kind` is `default` or `named`, never a user's string.
     cacheHits: new Counter({
       name: 'vc_cache_hits_total',
-      help: 'Download negotiations that found the artifact',
-      labelNames: ['namespace_kind'],
+      help: 'Lookups that found the artifact: download negotiations (protocol velocity) and client-protocol reads',
+      labelNames: ['protocol', 'namespace_kind'],
       registers: gatewayRegisters,
     }),
     cacheMisses: new Counter({
       name: 'vc_cache_misses_total',
-      help: 'Download negotiations that did not find the artifact',
-      labelNames: ['namespace_kind'],
+      help: 'Lookups that did not find the artifact: download negotiations (protocol velocity) and client-protocol reads',
+      labelNames: ['protocol', 'namespace_kind'],
       registers: gatewayRegisters,
     }),
     negotiationLatency: new Histogram({
@@ -122,9 +122,11 @@ export function createMetrics(opts: CreateMetricsOptions = {}): Metrics {
 
 /** Every bounded series starts at zero, so rates, ratios and `increase()` see its first event. */
 function initialiseLabelSets(m: Metrics): void {
-  for (const kind of NAMESPACE_KINDS) {
-    m.cacheHits.inc({ namespace_kind: kind }, 0);
-    m.cacheMisses.inc({ namespace_kind: kind }, 0);
+  for (const protocol of CACHE_PROTOCOLS) {
+    for (const kind of NAMESPACE_KINDS) {
+      m.cacheHits.inc({ protocol, namespace_kind: kind }, 0);
+      m.cacheMisses.inc({ protocol, namespace_kind: kind }, 0);
+    }
   }
   for (const [action, statuses] of Object.entries(NEGOTIATION_STATUSES)) {
     for (const status of statuses) m.negotiationLatency.zero({ action, status });

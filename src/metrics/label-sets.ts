@@ -23,6 +23,10 @@ export function storageOperationOf(method: string, route: string): StorageErrorO
   if (route.startsWith('/v1/local/')) return method === 'PUT' ? 'upload' : 'download';
   if (route.startsWith('/v1/builds')) return 'builds';
   if (route.startsWith('/v1/admin/')) return 'admin';
+  // The client protocols (src/gateway/protocols): their stores are uploads, their reads downloads.
+  if (/^(?:\/ns\/:namespace)?\/(?:v8\/artifacts|v1\/cache|bazel|http)(?:\/|$)/.test(route)) {
+    return method === 'PUT' ? 'upload' : 'download';
+  }
   return 'other';
 }
 
@@ -34,5 +38,18 @@ export const NEGOTIATION_STATUSES = {
 
 /** `namespace_kind` of the hit and miss counters: never a user's namespace. */
 export const NAMESPACE_KINDS = ['default', 'named'] as const;
+export type NamespaceKind = (typeof NAMESPACE_KINDS)[number];
+
+/** The namespace the server falls back to (object-keys.ts's DEFAULT_NAMESPACE) is `default`; any other `named`. */
+export function namespaceKind(namespace: string): NamespaceKind {
+  return namespace === 'default' ? 'default' : 'named';
+}
+
+/**
+ * `protocol` of the hit and miss counters: Velocity's own negotiation, then each client protocol
+ * (src/gateway/protocols: Turborepo, Nx, Bazel, plain HTTP for ccache and Gradle).
+ */
+export const CACHE_PROTOCOLS = ['velocity', 'turbo', 'nx', 'bazel', 'http'] as const;
+export type CacheProtocol = (typeof CACHE_PROTOCOLS)[number];
 
 export const STREAM_DIRECTIONS = ['in', 'out'] as const;

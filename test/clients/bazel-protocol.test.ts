@@ -138,3 +138,25 @@ describe('Bazel HTTP cache protocol', () => {
     expect((await gw.stored('bazel-cas', ns)).map((a) => a.ref.hash)).toEqual([]);
   }, 60_000);
 });
+
+describe('Bazel HTTP cache with VC_BAZEL_CHECK_ACTION_RESULTS=false', () => {
+  let gw: ClientGateway;
+  beforeAll(async () => {
+    gw = await startClientGateway({ driver: 'local', config: { cache: { bazelCheckActionResults: false } } });
+  }, 60_000);
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('stores an action result as sent, whatever CAS blobs it names', async () => {
+    const ns = uniqueNamespace('bzo');
+    const result = actionResult([{ path: 'bazel-out/k8-fastbuild/bin/out.bin', body: randomBytes(100) }]);
+    const key = sha256Hex(randomBytes(8));
+    const headers = { authorization: `Bearer ${gw.token}` };
+    const put = await fetch(`${gw.url}/ns/${ns}/bazel/ac/${key}`, { method: 'PUT', headers, body: result });
+    expect(put.status).toBe(200);
+    const got = await fetch(`${gw.url}/ns/${ns}/bazel/ac/${key}`, { headers });
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(result)).toBe(true);
+  });
+});

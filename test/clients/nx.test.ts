@@ -66,7 +66,7 @@ describe('the real nx client against a gateway on RGW', () => {
       await cg.counter('vc_storage_errors_total', { operation: 'upload' }),
       await cg.counter('vc_storage_errors_total', { operation: 'download' }),
     ];
-    const missesBefore = await cg.counter('vc_protocol_misses_total', { protocol: 'nx' });
+    const missesBefore = await cg.counter('vc_cache_misses_total', { protocol: 'nx' });
     cg.proxy!.set({ kind: 'down' });
     try {
       const run = await runNx(dir, { server, token: cg.token });
@@ -78,7 +78,7 @@ describe('the real nx client against a gateway on RGW', () => {
     // Counted as the outages they were, never as misses.
     expect(await cg.counter('vc_storage_errors_total', { operation: 'download' })).toBe(downloadErrors + 3);
     expect(await cg.counter('vc_storage_errors_total', { operation: 'upload' })).toBe(uploadErrors + 3);
-    expect(await cg.counter('vc_protocol_misses_total', { protocol: 'nx' })).toBe(missesBefore);
+    expect(await cg.counter('vc_cache_misses_total', { protocol: 'nx' })).toBe(missesBefore);
 
     await cleanLocalState(dir);
     expect((await runNx(dir, { server, token: cg.token })).code).toBe(0);

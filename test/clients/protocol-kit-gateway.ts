@@ -62,6 +62,8 @@ export async function counterValue(registry: Registry, name: string, labels: Rec
   const metric = registry.getSingleMetric(name);
   if (!metric) throw new Error(`no metric ${name}`);
   const { values } = await metric.get();
-  const found = values.find((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want));
-  return found?.value ?? 0;
+  // The sum over every series the given labels match (a counter may carry labels a test does not name).
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
+    .reduce((sum, v) => sum + v.value, 0);
 }

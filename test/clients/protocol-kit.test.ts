@@ -69,16 +69,23 @@ describe('protocol metrics', () => {
     const metrics = createMetrics({ processMetrics: false });
     const m = protocolMetrics(metrics);
     expect(protocolMetrics(metrics)).toBe(m);
-    expect(await counterValue(metrics.registry, 'vc_protocol_hits_total', { protocol: 'bazel' })).toBe(0);
+    expect(await counterValue(metrics.registry, 'vc_cache_hits_total', { protocol: 'bazel' })).toBe(0);
+    // Every protocol's hit and miss series exist from the start, per namespace kind.
+    const hitSeries = (await metrics.registry.getSingleMetric('vc_cache_hits_total')!.get()).values;
+    expect(hitSeries.map((v) => `${v.labels.protocol}/${v.labels.namespace_kind}`).sort()).toEqual(
+      ['bazel', 'http', 'nx', 'turbo', 'velocity'].flatMap((p) => [`${p}/default`, `${p}/named`]),
+    );
     expect((await metrics.registry.getSingleMetric('vc_protocol_bytes_total')!.get()).values).toHaveLength(4 * 2 * 2);
-    m.hit('nx');
+    m.hit('nx', 'team-a');
+    m.miss('http', 'default');
     m.bytes('turbo', 'down', 'redirected', 10);
     m.bytes('turbo', 'down', 'redirected', 0);
     m.storageError('download');
-    expect(await counterValue(metrics.registry, 'vc_protocol_hits_total', { protocol: 'nx' })).toBe(1);
+    expect(await counterValue(metrics.registry, 'vc_cache_hits_total', { protocol: 'nx', namespace_kind: 'named' })).toBe(1);
+    expect(await counterValue(metrics.registry, 'vc_cache_misses_total', { protocol: 'http', namespace_kind: 'default' })).toBe(1);
     expect(await counterValue(metrics.registry, 'vc_protocol_bytes_total', { protocol: 'turbo', direction: 'down', mode: 'redirected' })).toBe(10);
     expect(await counterValue(metrics.registry, 'vc_storage_errors_total', { operation: 'download' })).toBe(1);
-    expect(new Registry().getSingleMetric('vc_protocol_hits_total')).toBeUndefined();
+    expect(new Registry().getSingleMetric('vc_protocol_bytes_total')).toBeUndefined();
   });
 });
 

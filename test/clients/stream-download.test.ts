@@ -37,7 +37,7 @@ describe('streamed downloads', () => {
   };
 
   it('answers a hit with its length, digest and X-Cache: HIT; one range as 206; counts hits and bytes streamed', async () => {
-    const hits = await gw.counter('vc_protocol_hits_total', { protocol: 'http' });
+    const hits = await gw.counter('vc_cache_hits_total', { protocol: 'http' });
     const bytes = await gw.counter('vc_protocol_bytes_total', { protocol: 'http', direction: 'down', mode: 'streamed' });
     const whole = await get(`/ns/${ns}/http/small/key`);
     expect(whole.status).toBe(200);
@@ -65,7 +65,7 @@ describe('streamed downloads', () => {
     expect(head.headers.get('content-length')).toBe(String(small.length));
     expect(head.body.length).toBe(0);
 
-    expect(await gw.counter('vc_protocol_hits_total', { protocol: 'http' })).toBe(hits + 6);
+    expect(await gw.counter('vc_cache_hits_total', { protocol: 'http' })).toBe(hits + 6);
     expect(await gw.counter('vc_protocol_bytes_total', { protocol: 'http', direction: 'down', mode: 'streamed' })).toBe(
       bytes + small.length + 10 + 5 + 10 + 10,
     );
@@ -85,11 +85,11 @@ describe('streamed downloads', () => {
   });
 
   it('answers a miss 404 with X-Cache: MISS', async () => {
-    const misses = await gw.counter('vc_protocol_misses_total', { protocol: 'http' });
+    const misses = await gw.counter('vc_cache_misses_total', { protocol: 'http' });
     const r = await get(`/ns/${ns}/http/no/such/key`);
     expect(r.status).toBe(404);
     expect(r.headers.get('x-cache')).toBe('MISS');
-    expect(await gw.counter('vc_protocol_misses_total', { protocol: 'http' })).toBe(misses + 1);
+    expect(await gw.counter('vc_cache_misses_total', { protocol: 'http' })).toBe(misses + 1);
   });
 
   it('stops reading the store as soon as the client leaves mid-download', async () => {

@@ -29,7 +29,7 @@ describe('the real turbo client against a gateway on RGW', () => {
 
     await cleanLocalState(dir);
     expect(await outputDigests(dir)).toEqual({});
-    const [streamedBefore, redirectedBefore, hitsBefore] = [await down('streamed'), await down('redirected'), await cg.counter('vc_protocol_hits_total', { protocol: 'turbo' })];
+    const [streamedBefore, redirectedBefore, hitsBefore] = [await down('streamed'), await down('redirected'), await cg.counter('vc_cache_hits_total', { protocol: 'turbo' })];
     const second = await runTurbo(dir, { api: cg.url, token: cg.token, team: 'acme' });
     expect(second.code).toBe(0);
     expect(turboCached(second.output)).toEqual({ cached: 3, total: 3 });
@@ -38,7 +38,7 @@ describe('the real turbo client against a gateway on RGW', () => {
     // The gateway answered 302 for every hit and carried none of the bytes.
     expect(await down('streamed')).toBe(streamedBefore);
     expect((await down('redirected')) - redirectedBefore).toBe(stored.reduce((n, a) => n + a.size, 0));
-    expect((await cg.counter('vc_protocol_hits_total', { protocol: 'turbo' })) - hitsBefore).toBe(3);
+    expect((await cg.counter('vc_cache_hits_total', { protocol: 'turbo' })) - hitsBefore).toBe(3);
 
     // `--preflight`: an OPTIONS before each request; Authorization is sent only if the answer lists it.
     await cleanLocalState(dir);

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { Router, type RouterContext } from '@koa/router';
-import { BadRequestError, NotFoundError, VelocityError } from '../../errors.js';
+import { BadRequestError, NotFoundError } from '../../errors.js';
 import type { ArtifactRef, KeySpace } from '../../storage/driver.js';
 import { artifactRef } from '../../storage/object-keys.js';
 import type { GatewayState } from '../state.js';
@@ -8,7 +8,7 @@ import { MAX_ACTION_RESULT_SIZE, readCheckedActionResult } from './bazel-action-
 import { protocolAuth, protocolNamespace } from './client-auth.js';
 import type { ProtocolDeps } from './protocol-deps.js';
 import { sendArtifact, setMiss } from './stream-download.js';
-import { receiveArtifact } from './stream-upload.js';
+import { receiveArtifact, refuseEncodedBody } from './stream-upload.js';
 import { answerMiss, answerStored, principalOf } from './stream-routes.js';
 
 export interface BazelOptions {
@@ -45,7 +45,7 @@ export function bazelRouter(deps: ProtocolDeps, opts: BazelOptions = {}): Router
   const download = async (ctx: Ctx): Promise<void> => {
     const ref = bazelRef(ctx, 'read');
     if (await sendArtifact(ctx, deps, ref, { protocol: 'bazel' })) return;
-    setMiss(ctx, deps, 'bazel');
+    setMiss(ctx, deps, 'bazel', ref);
     answerMiss(ctx);
   };
 
@@ -80,13 +80,7 @@ function bazelRef(ctx: Ctx, mode: 'read' | 'write'): ArtifactRef {
 
 /** The action result is small: read whole (bounded), checked against the CAS, then stored. */
 async function storeCheckedActionResult(ctx: Ctx, deps: ProtocolDeps, ref: ArtifactRef): Promise<void> {
-  const encoding = ctx.get('content-encoding').trim().toLowerCase();
-  if (encoding !== '' && encoding !== 'identity') {
-    throw new VelocityError(`Content-Encoding ${JSON.stringify(encoding)} is not accepted on artifact uploads: artifacts are stored as sent`, {
-      status: 415,
-      code: 'unsupported_encoding',
-    });
-  }
+  refuseEncodedBody(ctx);
   const limit = Math.min(MAX_ACTION_RESULT_SIZE, deps.maxArtifactSize);
   const body = await readCheckedActionResult(ctx.req, deps.driver, ref, limit, ctx.state.signal);
   const outcome = await deps.driver.ingest({ ref, size: body.length, maxSize: limit }, Readable.from([body], { objectMode: false }), ctx.state.signal);

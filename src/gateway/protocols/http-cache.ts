@@ -34,7 +34,7 @@ export function httpCacheRouter(deps: ProtocolDeps): Router<GatewayState> {
   const download = async (ctx: Ctx): Promise<void> => {
     const ref = httpRef(ctx, 'read');
     if (await sendArtifact(ctx, deps, ref, { protocol: 'http' })) return;
-    setMiss(ctx, deps, 'http');
+    setMiss(ctx, deps, 'http', ref);
     answerMiss(ctx);
   };
 

@@ -1,15 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Router } from '@koa/router';
 import type { GatewayState } from '../state.js';
-import { bazelRouter } from './bazel.js';
+import { bazelRouter, type BazelOptions } from './bazel.js';
 import { httpCacheRouter } from './http-cache.js';
 import { nxRouter } from './nx.js';
 import type { ProtocolDeps } from './protocol-deps.js';
 import { turboRouter } from './turbo.js';
 
 /** The routers of the build tools' own cache protocols, each in its own key space. */
-export function protocolRouters(deps: ProtocolDeps): Router<GatewayState>[] {
-  return [turboRouter(deps), nxRouter(deps), bazelRouter(deps), httpCacheRouter(deps)];
+export function protocolRouters(deps: ProtocolDeps, opts: { readonly bazel?: BazelOptions | undefined } = {}): Router<GatewayState>[] {
+  return [turboRouter(deps), nxRouter(deps), bazelRouter(deps, opts.bazel), httpCacheRouter(deps)];
 }
 
 /**

@@ -50,7 +50,7 @@ function getRoute(deps: ProtocolDeps): RouterMiddleware<GatewayState> {
       const handle = await deps.driver.head(ref, ctx.state.signal);
       if (handle && canRedirect(deps.driver) && (await redirectToStore(ctx, deps, handle, 'nx'))) return;
       if (handle && (await sendArtifact(ctx, deps, ref, { protocol: 'nx' }))) return;
-      setMiss(ctx, deps, 'nx');
+      setMiss(ctx, deps, 'nx', ref);
       ctx.status = 404;
       ctx.body = { code: 'artifact_not_found', message: 'no artifact for this hash' };
     } catch (err) {

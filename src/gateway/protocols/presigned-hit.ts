@@ -33,7 +33,7 @@ export async function redirectToStore(ctx: ProtocolContext, deps: ProtocolDeps, 
   ctx.set('Cache-Control', 'no-store');
   ctx.set('X-Cache', 'HIT');
   ctx.body = '';
-  deps.metrics.hit(protocol);
+  deps.metrics.hit(protocol, handle.ref.namespace);
   deps.metrics.bytes(protocol, 'down', 'redirected', handle.info.size);
   deps.access.hit(handle.ref);
   return true;

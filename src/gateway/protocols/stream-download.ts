@@ -68,15 +68,15 @@ export async function sendArtifact(ctx: ProtocolContext, deps: ProtocolDeps, ref
 }
 
 /** Marks the answer a miss (`X-Cache: MISS`) and counts it; the caller answers in its protocol's words. */
-export function setMiss(ctx: Context, deps: ProtocolDeps, protocol: ClientProtocol): void {
+export function setMiss(ctx: Context, deps: ProtocolDeps, protocol: ClientProtocol, ref: ArtifactRef): void {
   ctx.set('X-Cache', 'MISS');
-  deps.metrics.miss(protocol);
+  deps.metrics.miss(protocol, ref.namespace);
 }
 
 function countHit(ctx: Context, deps: ProtocolDeps, ref: ArtifactRef, opts: SendOptions): void {
   ctx.set('X-Cache', 'HIT');
   for (const [name, value] of Object.entries(opts.headers ?? {})) ctx.set(name, value);
-  deps.metrics.hit(opts.protocol);
+  deps.metrics.hit(opts.protocol, ref.namespace);
   deps.access.hit(ref);
 }
 

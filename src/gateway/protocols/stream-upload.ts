@@ -12,13 +12,17 @@ export interface ReceiveOptions {
   readonly meta?: Record<string, string>;
 }
 
-class UnsupportedEncodingError extends VelocityError {
-  constructor(encoding: string) {
-    super(`Content-Encoding ${JSON.stringify(encoding)} is not accepted on artifact uploads: artifacts are stored as sent`, {
-      status: 415,
-      code: 'unsupported_encoding',
-    });
-  }
+/**
+ * 415 for an upload with a Content-Encoding: stored bytes are served back as they are, so an
+ * encoded body would come back still encoded to a client that never asked for it.
+ */
+export function refuseEncodedBody(ctx: ParameterizedContext<GatewayState>): void {
+  const encoding = ctx.get('content-encoding').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return;
+  throw new VelocityError(`Content-Encoding ${JSON.stringify(encoding)} is not accepted on artifact uploads: artifacts are stored as sent`, {
+    status: 415,
+    code: 'unsupported_encoding',
+  });
 }
 
 /**
@@ -33,10 +37,7 @@ export async function receiveArtifact(
   ref: ArtifactRef,
   opts: ReceiveOptions,
 ): Promise<IngestResult> {
-  // Stored bytes are served back as they are, so an encoded body would come back still encoded
-  // to a client that never asked for it.
-  const encoding = ctx.get('content-encoding').trim().toLowerCase();
-  if (encoding !== '' && encoding !== 'identity') throw new UnsupportedEncodingError(encoding);
+  refuseEncodedBody(ctx);
   // Node has checked the header's syntax (a malformed Content-Length never reaches a route);
   // absent means a chunked body, bounded by maxSize as it arrives.
   const size = ctx.request.length;

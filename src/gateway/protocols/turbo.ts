@@ -143,9 +143,9 @@ function queryRoute(deps: ProtocolDeps): RouterMiddleware<GatewayState> {
   };
 }
 
-function notFound(ctx: Ctx, deps: ProtocolDeps, count: boolean): void {
+function notFound(ctx: Ctx, deps: ProtocolDeps, ref: ArtifactRef, count: boolean): void {
   // HEAD and the batch query only look: counted neither as hit nor as miss.
-  if (count) setMiss(ctx, deps, 'turbo');
+  if (count) setMiss(ctx, deps, 'turbo', ref);
   else ctx.set('X-Cache', 'MISS');
   ctx.status = 404;
   ctx.body = { error: { code: 'not_found', message: 'artifact not found' } };
@@ -156,7 +156,7 @@ function headRoute(deps: ProtocolDeps): RouterMiddleware<GatewayState> {
   return async (ctx) => {
     const ref = turboRef(ctx, 'read');
     const handle = await deps.driver.head(ref, ctx.state.signal);
-    if (!handle) return notFound(ctx, deps, false);
+    if (!handle) return notFound(ctx, deps, ref, false);
     ctx.set(turboHitHeaders(handle.info));
     ctx.set('X-Cache', 'HIT');
     ctx.type = 'application/octet-stream';
@@ -169,11 +169,11 @@ function getRoute(deps: ProtocolDeps): RouterMiddleware<GatewayState> {
   return async (ctx) => {
     const ref = turboRef(ctx, 'read');
     const handle = await deps.driver.head(ref, ctx.state.signal);
-    if (!handle) return notFound(ctx, deps, true);
+    if (!handle) return notFound(ctx, deps, ref, true);
     // A signed artifact needs its tag on this very answer: it streams. The others go to the store.
     if (turboTag(handle.info) === undefined && canRedirect(deps.driver) && (await redirectToStore(ctx, deps, handle, 'turbo'))) return;
     const sent = await sendArtifact(ctx, deps, ref, { protocol: 'turbo', headers: turboHitHeaders(handle.info) });
-    if (!sent) notFound(ctx, deps, true);
+    if (!sent) notFound(ctx, deps, ref, true);
   };
 }
 

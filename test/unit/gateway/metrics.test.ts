@@ -23,13 +23,13 @@ describe('metrics', () => {
   it('exports the documented names on its own registry, not the global one', async () => {
     const a = createMetrics({ processMetrics: false });
     const b = createMetrics({ processMetrics: false });
-    a.cacheHits.inc({ namespace_kind: 'default' });
+    a.cacheHits.inc({ protocol: 'velocity', namespace_kind: 'default' });
     const text = await a.registry.metrics();
     for (const name of ['vc_cache_hits_total', 'vc_cache_misses_total', 'vc_negotiation_latency_seconds', 'vc_uploads_skipped_total', 'vc_storage_errors_total', 'vc_builds_total', 'vc_build_duration_seconds', 'vc_build_queue_depth', 'vc_build_waiters', 'vc_version_info']) {
       expect(text).toContain(`# TYPE ${name} `);
     }
-    expect(text).toContain('vc_cache_hits_total{namespace_kind="default"} 1');
-    expect(await b.registry.metrics()).toContain('vc_cache_hits_total{namespace_kind="default"} 0');
+    expect(text).toContain('vc_cache_hits_total{protocol="velocity",namespace_kind="default"} 1');
+    expect(await b.registry.metrics()).toContain('vc_cache_hits_total{protocol="velocity",namespace_kind="default"} 0');
   });
 
   it('starts every bounded label set at zero, so the first failure is visible to increase()', async () => {
