@@ -96,6 +96,17 @@ function buildProgram(io: CliIo, state: { verbose: boolean }, argv: readonly str
     });
 
   program
+    .command('prune')
+    .description('copy packages, their workspace dependencies and a pruned package-lock.json into a folder (for Docker builds)')
+    .argument('<package...>', 'names of the packages to keep (with every workspace package they depend on)')
+    .option('--out-dir <dir>', 'where to write, relative to the repository root; new or empty (default: out)')
+    .option('--docker', 'write json/ (package.json files and the lockfile, for the npm ci layer) and full/ (everything)')
+    .action(async (packages: string[], opts: { outDir?: string; docker?: boolean }, cmd: Command) => {
+      const { pruneCommand } = await import('./commands/prune.js');
+      await pruneCommand({ packages, outDir: opts.outDir, docker: opts.docker }, ioFor(cmd));
+    });
+
+  program
     .command('doctor')
     .description('check the configured remote cache: reachable, token, scopes, round trip, clock')
     .option('--json', 'print the checks as JSON on stdout')
