@@ -4,15 +4,17 @@ import type { StorageDriver } from '../storage/driver.js';
 import type { BuildQueue } from './build-queue.js';
 import { BuildService } from './build-service.js';
 import { createBuilderFactory } from './builders/create-builder.js';
-import { BullmqBuildQueue } from './bullmq-queue.js';
 import { runsInProcessWorker, type BuildsConfig } from './config.js';
 import { InProcessBuildQueue } from './in-process-queue.js';
-import { connectRedis } from './redis-connection.js';
 import { startBuildWorker, workerIdentity, type BuildWorker } from './worker.js';
 
-/** BullMQ when `redisUrl` is set, the in-process queue otherwise. */
-export function createBuildQueue(config: BuildsConfig, logger: Logger): BuildQueue {
+/**
+ * BullMQ when `redisUrl` is set, the in-process queue otherwise. BullMQ and ioredis are loaded only
+ * then: the embedded default never pays for them (about 10 MB of memory).
+ */
+export async function createBuildQueue(config: BuildsConfig, logger: Logger): Promise<BuildQueue> {
   if (config.redisUrl === undefined) return new InProcessBuildQueue({ logsTail: config.logsTail });
+  const [{ BullmqBuildQueue }, { connectRedis }] = await Promise.all([import('./bullmq-queue.js'), import('./redis-connection.js')]);
   const url = config.redisUrl;
   const timeoutMs = Math.round(config.redisTimeout * 1000);
   return new BullmqBuildQueue({
@@ -53,9 +55,9 @@ export interface CreateBuildsDeps {
 }
 
 /** Everything the gateway needs for builds: queue, service and (when configured) an in-process worker. */
-export function createBuilds(deps: CreateBuildsDeps): BuildsRuntime {
+export async function createBuilds(deps: CreateBuildsDeps): Promise<BuildsRuntime> {
   const logger = deps.logger.child({ component: 'builds' });
-  const queue = createBuildQueue(deps.config, logger);
+  const queue = await createBuildQueue(deps.config, logger);
   const service = new BuildService({
     queue,
     driver: deps.driver,

@@ -1,4 +1,15 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * ioredis, loaded on the first connection: a gateway without Redis (the embedded default) never
+ * loads it. It is a CommonJS package, so it loads synchronously where a connection is made.
+ */
+function ioredis(): typeof import('ioredis') {
+  return require('ioredis') as typeof import('ioredis');
+}
 
 /**
  * What a connection is for. `commands`: the gateway's reads and writes (BullMQ Queue, waiters,
@@ -34,8 +45,10 @@ export function redisOptions(role: RedisRole, timeoutMs: number): RedisOptions {
   };
 }
 
-export function connectRedis(url: string, role: RedisRole, timeoutMs: number): Redis {
-  return new Redis(url, redisOptions(role, timeoutMs));
+/** A connection for `role`; `overrides` adjust the role's options (e.g. the lifecycle's offline queue). */
+export function connectRedis(url: string, role: RedisRole, timeoutMs: number, overrides: RedisOptions = {}): Redis {
+  const { Redis: RedisClient } = ioredis();
+  return new RedisClient(url, { ...redisOptions(role, timeoutMs), ...overrides });
 }
 
 /** Resolves once `redis` is ready; rejects when it ends, errors while connecting, or `signal` aborts. */

@@ -45,9 +45,9 @@ export async function workerMain(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const logger = createLogger({ level: config.logLevel, name: 'velocity-worker' });
   const metrics = createMetrics({ program: 'velocity-worker' });
-  const driver = createStorageDriver(config.storage, { baseUrl: () => config.publicUrl ?? '' });
+  const driver = await createStorageDriver(config.storage, { baseUrl: () => config.publicUrl ?? '' });
   await driver.init(AbortSignal.timeout(config.storage.s3.timeout * 1000));
-  const queue = createBuildQueue(config.builds, logger);
+  const queue = await createBuildQueue(config.builds, logger);
   // Redis down at start-up is an outage like any other: the worker's connections wait for it and
   // builds start once it answers.
   await queue

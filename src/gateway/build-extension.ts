@@ -23,7 +23,7 @@ export interface BuildsExtensionOptions {
 export function buildsExtension(opts: BuildsExtensionOptions): NonNullable<StartOptions['extend']> {
   return async ({ driver, metrics }) => {
     const { builds } = opts.config;
-    const runtime = createBuilds({
+    const runtime = await createBuilds({
       config: builds,
       driver,
       logger: opts.logger,

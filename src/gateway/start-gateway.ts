@@ -77,7 +77,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   );
   let baseUrl = config.publicUrl?.replace(/\/$/, '') ?? '';
   const metrics = opts.metrics ?? createMetrics();
-  const driver = opts.driver ?? createStorageDriver(config.storage, { baseUrl: () => baseUrl, ...(opts.now ? { now: opts.now } : {}) });
+  const driver = opts.driver ?? await createStorageDriver(config.storage, { baseUrl: () => baseUrl, ...(opts.now ? { now: opts.now } : {}) });
   try {
     await driver.init(AbortSignal.timeout(config.storage.s3.timeout * 1000));
   } catch (err) {

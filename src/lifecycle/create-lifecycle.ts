@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Redis as RedisClient } from 'ioredis';
-import { redisOptions } from '../builds/redis-connection.js';
+import { connectRedis } from '../builds/redis-connection.js';
 import type { Config } from '../config/schema.js';
 import { lifecycleMetrics, type LifecycleMetrics } from '../metrics/lifecycle-metrics.js';
 import type { Registry } from 'prom-client';
@@ -61,7 +60,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
   // Fail-fast options as the queue's, but commands issued while the connection is still being
   // made wait for it (a pass may start before the first connect completes).
   const redis: Redis | undefined = redisUrl
-    ? new RedisClient(redisUrl, { ...redisOptions('commands', config.builds.redisTimeout * 1000), enableOfflineQueue: true })
+    ? connectRedis(redisUrl, 'commands', config.builds.redisTimeout * 1000, { enableOfflineQueue: true })
     : undefined;
   const prefix = `${config.builds.redisPrefix}:lifecycle`;
   const stats: AccessStats = redis

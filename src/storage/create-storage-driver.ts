@@ -1,7 +1,6 @@
 import type { StorageConfig } from './storage-config.js';
 import type { StorageDriver } from './driver.js';
 import { LocalDriver } from './local/local-driver.js';
-import { S3Driver } from './s3/s3-driver.js';
 
 export interface StorageDriverEnv {
   /** Base URL of this gateway, for drivers whose URLs point back to it (local). */
@@ -9,8 +8,11 @@ export interface StorageDriverEnv {
   readonly now?: () => number;
 }
 
-/** Builds the configured driver; call `init()` on it before use. */
-export function createStorageDriver(config: StorageConfig, env: StorageDriverEnv): StorageDriver {
+/**
+ * Builds the configured driver; call `init()` on it before use. A driver's modules are loaded only
+ * when it is the one configured (the AWS SDK is about 20 MB of memory a local-disk gateway never needs).
+ */
+export async function createStorageDriver(config: StorageConfig, env: StorageDriverEnv): Promise<StorageDriver> {
   const driver = config.driver;
   switch (driver) {
     case 'local':
@@ -21,8 +23,10 @@ export function createStorageDriver(config: StorageConfig, env: StorageDriverEnv
         minFreeBytes: config.local.minFreeBytes,
         ...(env.now ? { now: env.now } : {}),
       });
-    case 's3':
+    case 's3': {
+      const { S3Driver } = await import('./s3/s3-driver.js');
       return new S3Driver(config.s3, env.now ? { now: env.now } : {});
+    }
     default: {
       const never: never = driver;
       throw new Error(`unknown storage driver ${String(never)}`);

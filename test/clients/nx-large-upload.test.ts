@@ -1,12 +1,17 @@
 import { afterAll, expect, it } from '@jest/globals';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { s3TestEnv, uniqueBucket } from '../helpers/gateway.js';
 
 const BIN = join(process.cwd(), 'dist', 'bin', 'velocity-gateway.js');
+/** The node flags the gateway ships with (`npm start`, the image, the manifests): measured as run. */
+const SHIPPED_FLAGS = (JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .split(/\s+/)
+  .filter((arg) => arg.startsWith('--'));
 const GIB = 1024 ** 3;
 const RSS_LIMIT = 150 * 1024 * 1024;
 
@@ -16,7 +21,7 @@ afterAll(() => {
 });
 
 async function startGatewayProcess(token: string): Promise<{ url: string; pid: number }> {
-  const proc = spawn(process.execPath, [BIN], {
+  const proc = spawn(process.execPath, [...SHIPPED_FLAGS, BIN], {
     env: {
       PATH: process.env.PATH ?? '',
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? '',
