@@ -40,4 +40,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.VC_PORT||8080)+'/readyz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # The node image's entrypoint runs a command found on PATH (velocity-worker, velocity) as is and
 # hands anything else to node. A 16 MB young generation from the start: see "Node flags" in the README.
-CMD ["node", "--min-semi-space-size=16", "dist/bin/velocity-gateway.js"]
+CMD ["node", "--max-semi-space-size=2", "--no-allocation-site-pretenuring", "dist/bin/velocity-gateway.js"]

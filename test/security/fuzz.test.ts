@@ -65,7 +65,7 @@ describe('fuzzing the gateway', () => {
     root = await mkdtemp(join(tmpdir(), 'vc-fuzz-'));
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['--min-semi-space-size=16', '--expose-gc', '--require', GC_ON_SIGNAL, BIN], {
+    child = spawn(process.execPath, ['--max-semi-space-size=2', '--no-allocation-site-pretenuring', '--expose-gc', '--require', GC_ON_SIGNAL, BIN], {
       env: {
         PATH: process.env.PATH ?? '',
         VC_PORT: String(port),
