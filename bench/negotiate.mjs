@@ -79,10 +79,13 @@ if (args.store === 's3') {
 }
 
 const bareServer = spawnPinned(SERVER_CORE, process.execPath, [join(root, 'bench/lib/bare-server.mjs'), '28081']);
+// The framework's own floor for the hit (bench/lib/koa-floor-server.mjs), measured beside it.
+const koaFloor = spawnPinned(SERVER_CORE, process.execPath, [join(root, 'bench/lib/koa-floor-server.mjs'), '28083']);
+const KOA_FLOOR = 'http://127.0.0.1:28083';
 const gw = spawnPinned(SERVER_CORE, process.execPath, gatewayArgs(root), { env: gwEnv });
 const GW = 'http://127.0.0.1:28080';
 const BARE = 'http://127.0.0.1:28081';
-await Promise.all([waitForHttp(`${GW}/healthz`), waitForHttp(BARE)]);
+await Promise.all([waitForHttp(`${GW}/healthz`), waitForHttp(BARE), waitForHttp(KOA_FLOOR).catch(() => undefined)]);
 await waitForHttp(`${GW}/readyz`).catch(() => { throw new Error(`gateway not ready:\n${gw.output()}`); });
 // With S3, a second gateway on the same core asks a store stand-in (bench/lib/fast-store.mjs, on the
 // load core like RGW) that answers HEADs faster than RGW can here: its cold-upload figure is the
@@ -218,6 +221,9 @@ const scenarios = {
   'download hit (JWT)': () => (useWrk
     ? loadWrk(GW, gw.pid, { path: '/v1/negotiate', headers, bodies: hitBodies })
     : load(GW, gw.pid, () => ({ path: '/v1/negotiate', headers: { ...headers }, body: hitBodies[k++ % KNOWN] }))),
+  'koa floor (same request)': () => (useWrk
+    ? loadWrk(KOA_FLOOR, koaFloor.pid, { path: '/', headers: { 'content-type': 'application/json' }, bodies: hitBodies })
+    : load(KOA_FLOOR, koaFloor.pid, () => ({ path: '/', headers: { 'content-type': 'application/json' }, body: hitBodies[k++ % KNOWN] }))),
   'upload miss (CI flow)': async () => {
     const primed = await primeMisses(PRIMED);
     let i = 0;
@@ -241,6 +247,7 @@ const batchBody = JSON.stringify({ items: keys.map((hash) => ({ hash, action: 'd
 const SHORT = { hit: 'download hit (JWT)', flow: 'upload miss (CI flow)', cold: 'upload miss (cold)', batch: 'batch (1000 known keys)' };
 const chosen = args.only.split(',').flatMap((s) => {
   if (!SHORT[s.trim()]) throw new Error(`--only: unknown scenario ${s}; choose from ${Object.keys(SHORT).join(',')}`);
+  if (s.trim() === 'hit') return ['koa floor (same request)', SHORT.hit];
   return s.trim() === 'cold' && gwFast ? [SHORT.cold, 'upload miss (cold, stand-in)'] : [SHORT[s.trim()]];
 });
 const results = Object.fromEntries(Object.keys(scenarios).map((n) => [n, []]));
@@ -273,13 +280,15 @@ const bareMed = median(results.bare.map((x) => x.rps));
 const bareCpu = median(results.bare.map((x) => x.cpu));
 const gen = (rs) => `${fmt(median(rs.map((x) => x.gen)), 2)}${median(rs.map((x) => x.gen)) > 0.9 ? '!' : ' '}`.padStart(12);
 console.log(`bare node:http JSON POST      ${fmt(bareMed).padStart(8)}   ${fmt(median(results.bare.map((x) => x.p99))).padStart(6)}   1.000x          ${fmt(bareCpu, 1).padStart(6)} (1.000x)             ${gen(results.bare)}`);
-for (const name of Object.keys(targets).concat('batch (1000 known keys)')) {
+for (const name of ['koa floor (same request)', ...Object.keys(targets), 'batch (1000 known keys)']) {
   const rs = results[name];
   if (rs.length === 0) continue;
   const ratio = median(rs.map((x) => x.ratio));
   const cpu = `${fmt(median(rs.map((x) => x.cpu)), 1).padStart(6)} (${fmt(median(rs.map((x) => x.cpuRatio)), 3)}x)`;
   const line = `${name.padEnd(28)}  ${fmt(median(rs.map((x) => x.rps))).padStart(8)}   ${fmt(median(rs.map((x) => x.p99))).padStart(6)}   ${fmt(ratio, 3)}x          ${cpu.padEnd(26)}${gen(rs)}`;
-  if (name.startsWith('batch')) {
+  if (name.startsWith('koa floor')) {
+    console.log(`${line}   (reference: a minimal Koa app reading the same body)`);
+  } else if (name.startsWith('batch')) {
     const hps = median(rs.map((x) => x.rps)) * KNOWN;
     console.log(`${line}   ${fmt(hps)} hashes/s (>= 50,000: ${hps >= 50_000 ? 'met' : 'NOT met'})`);
   } else {
@@ -296,6 +305,12 @@ if (headCeiling !== undefined) {
   console.log(`\nThe store itself: RGW answers ${fmt(headCeiling)} HEAD/s for a missing key from a bare client (${fmt(headCeiling / bareMed, 3)}x the bare server).`);
   console.log('A cold upload miss makes one such HEAD, so on RGW its req/s cannot exceed that. The stand-in row is the');
   console.log('same gateway asking bench/lib/fast-store.mjs (RGW\'s answers, no signature check): what the gateway does on one core.');
+}
+if (results['koa floor (same request)'].length > 0 && results['download hit (JWT)'].length > 0) {
+  const floor = median(results['koa floor (same request)'].map((x) => x.cpu));
+  const hit = median(results['download hit (JWT)'].map((x) => x.cpu));
+  console.log(`\nOf the hit's ${fmt(hit, 1)} us of CPU: ${fmt(bareCpu, 1)} the bare server's work, ${fmt(floor - bareCpu, 1)} Koa's (a minimal app with co-body), ${fmt(hit - floor, 1)} the gateway's own`);
+  console.log(`(router, request id, metrics, JWT, schema, lookup, answer). The target, ${fmt(bareCpu / 0.45, 1)} us, is ${fmt((bareCpu / 0.45) / floor, 2)}x the Koa floor.`);
 }
 console.log('Load gen CPU: the generator\'s CPU time over the run\'s wall time on its core (! above 0.9: it set the pace).');
 console.log(`load average after: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
