@@ -1,4 +1,5 @@
 // velocity run build vs turbo run build on a generated 100-package monorepo with ^build chains.
+// Like for like: both tools start every task the same way, through the package's `npm run build`.
 //
 //   npm run bench:cli                      (builds first; 1 warm-up round, then 3 timed rounds)
 //   BENCH_ROUNDS=5 BENCH_WARMUP=1 BENCH_PACKAGES=100 BENCH_CONCURRENCY=10 BENCH_HIT_REPEAT=3 node bench/cli.mjs

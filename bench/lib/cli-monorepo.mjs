@@ -57,7 +57,8 @@ export async function generateMonorepo(dir, { packages = 100, width = 10 } = {})
       '  token: ${BENCH_VELOCITY_TOKEN}',
       'pipeline:',
       '  build:',
-      '    command: node ../../scripts/build.mjs',
+      // The same command turbo runs for every task: the package's own script, through npm.
+      '    command: npm run build',
       '    outputs: ["dist/**"]',
       '    depends_on: ["^build"]',
       '',
