@@ -21,6 +21,15 @@ export interface LoadedProject {
   remoteVariables: ReadonlySet<string>;
 }
 
+/**
+ * A velocity.yml to start from, shown when there is none. The example file of the repository
+ * (velocity.yml.example) is not in the installed packages, so the message carries what a first
+ * run needs and names the section of the docs that describes every field.
+ */
+export const STARTER_CONFIG = ['version: 1', 'pipeline:', '  build:', '    command: npm run build', '    outputs: ["dist/**"]', '    depends_on: ["^build"]'].join('\n');
+
+export const CONFIG_DOCS = 'docs/cli.md#velocityyml';
+
 /** Walks up from `cwd` to the nearest directory holding a velocity.yml. */
 export function findConfigFile(cwd: string): string {
   let dir = resolve(cwd);
@@ -31,7 +40,10 @@ export function findConfigFile(cwd: string): string {
     }
     const parent = dirname(dir);
     if (parent === dir) {
-      throw new UsageError(`no velocity.yml found in ${resolve(cwd)} or any parent directory (see velocity.yml.example)`);
+      const example = STARTER_CONFIG.split('\n').map((line) => `  ${line}`).join('\n');
+      throw new UsageError(
+        `no velocity.yml found in ${resolve(cwd)} or any parent directory. Create one at the repository root, for example:\n\n${example}\n\nEvery field is described in ${CONFIG_DOCS} (the velocity repository's documentation).`,
+      );
     }
     dir = parent;
   }
