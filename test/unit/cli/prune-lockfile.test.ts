@@ -1,4 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pruneNpmLockfile, resolveFrom } from '../../../src/cli/workspace/prune-lockfile.js';
 
 const present = (...keys: string[]): Record<string, unknown> => Object.fromEntries(keys.map((k) => [k, {}]));
@@ -87,5 +89,25 @@ describe('pruneNpmLockfile', () => {
     ['{"lockfileVersion": 3, "packages": {"": {}, "packages/a": {"dependencies": {"x": "1"}}, "node_modules/x": {"link": true}}}', 'package-lock.json: "node_modules/x" is a link without a "resolved" folder: run npm install to repair the lockfile'],
   ])('refuses %s', (text, message) => {
     expect(() => pruneNpmLockfile(text, 'package-lock.json', ['packages/a'])).toThrow(message);
+  });
+});
+
+describe('pruneNpmLockfile on a lockfile npm wrote (this repository\'s)', () => {
+  const text = readFileSync(join(import.meta.dirname, '../../../package-lock.json'), 'utf8');
+  const full = JSON.parse(text) as { packages: Record<string, { dev?: boolean }> & { '': { devDependencies?: unknown } } };
+
+  it('keeps every entry for the root, byte for byte: nothing npm installs is unreachable by the walk', () => {
+    const pruned = pruneNpmLockfile(text, 'package-lock.json', []);
+    expect(pruned.dropped).toEqual([]);
+    expect(pruned.text).toBe(text);
+  });
+
+  it('without the root\'s devDependencies, drops exactly the entries npm flagged dev (reachable only through them)', () => {
+    const { devDependencies: _, ...root } = full.packages[''];
+    const prodOnly = JSON.stringify({ ...full, packages: { ...full.packages, '': root } }, null, 2);
+    const pruned = pruneNpmLockfile(prodOnly, 'package-lock.json', []);
+    const dev = Object.keys(full.packages).filter((k) => full.packages[k]!.dev === true);
+    expect(dev.length).toBeGreaterThan(0);
+    expect(pruned.dropped).toEqual(dev);
   });
 });
