@@ -62,6 +62,8 @@ export async function pruneCommand(opts: PruneOptions, io: CliIo): Promise<void>
   const files: PruneEntry[] = [];
   for (const dir of folders) {
     checkInsideRepository(root, dir);
+    // A kept package inside another kept one is copied with it, once.
+    if (folders.some((other) => other !== dir && isUnder(other, dir))) continue;
     files.push(...(await listPackageFiles({ root, relDir: dir, gitignore, skip })));
   }
   const configName = basename(project.file);

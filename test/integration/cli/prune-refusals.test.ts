@@ -130,6 +130,25 @@ describe('velocity prune copies', () => {
     expect(existsSync(join(dir, 'out/packages/other'))).toBe(false);
   });
 
+  it('a kept package nested in another once, and leaves out a nested package that is not kept', async () => {
+    const dir = await gitdir({
+      'package.json': json({ name: 'root', private: true, workspaces: ['packages/*', 'packages/app/*'] }),
+      'velocity.yml': 'version: 1\npipeline:\n  build:\n    command: node -e 0\n',
+      'packages/app/package.json': json({ name: 'app', version: '1.0.0', dependencies: { plugin: '*' } }),
+      'packages/app/index.js': 'app\n',
+      'packages/app/plugin/package.json': json({ name: 'plugin', version: '1.0.0' }),
+      'packages/app/plugin/index.js': 'plugin\n',
+      'packages/app/legacy/package.json': json({ name: 'legacy', version: '1.0.0' }),
+      'packages/app/legacy/index.js': 'legacy\n',
+    });
+    await symlink('index.js', join(dir, 'packages/app/plugin/main.js'));
+    const r = await runCli(['prune', 'app'], { cwd: dir });
+    expect([r.code, r.stderr]).toEqual([0, expect.stringContaining(' - Added app (packages/app)\n - Added plugin (packages/app/plugin)\n')]);
+    expect(await readlink(join(dir, 'out/packages/app/plugin/main.js'))).toBe('index.js');
+    expect(existsSync(join(dir, 'out/packages/app/index.js'))).toBe(true);
+    expect(existsSync(join(dir, 'out/packages/app/legacy'))).toBe(false);
+  });
+
   it('without a lockfile: everything else, with a warning', async () => {
     const { 'package-lock.json': _, ...noLock } = files();
     const dir = await gitdir(noLock);
