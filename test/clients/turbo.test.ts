@@ -117,7 +117,7 @@ describe('the real turbo client against a gateway on RGW', () => {
 
   it('with the store down, runs that would store and runs that would hit both succeed; nothing partial is stored', async () => {
     const dir = await writeMonorepo();
-    const errorsBefore = await cg.counter('vc_storage_errors_total', { operation: 'other' });
+    const errorsBefore = await cg.counter('vc_storage_errors_total', { operation: 'download' });
     cg.proxy!.set({ kind: 'down' });
     try {
       const run = await runTurbo(dir, { api: cg.url, token: cg.token, team: 'outage' });
@@ -127,7 +127,7 @@ describe('the real turbo client against a gateway on RGW', () => {
       cg.proxy!.set({ kind: 'pass' });
     }
     expect(await cg.stored('turbo', 'outage')).toHaveLength(0);
-    expect(await cg.counter('vc_storage_errors_total', { operation: 'other' })).toBeGreaterThan(errorsBefore);
+    expect(await cg.counter('vc_storage_errors_total', { operation: 'download' })).toBeGreaterThan(errorsBefore);
 
     // Stored while the store is up, then looked up while it is down: the tasks run again.
     await cleanLocalState(dir);

@@ -32,7 +32,7 @@ function body() {
 }
 
 const config = configSchema.parse({ storage });
-const store = createStorageDriver(config.storage, { baseUrl: () => 'http://127.0.0.1:1' });
+const store = await createStorageDriver(config.storage, { baseUrl: () => 'http://127.0.0.1:1' });
 await store.init();
 const ref = { space: 'http', namespace: 'default', hash };
 for (let i = 0; i < 3; i++) globalThis.gc?.();

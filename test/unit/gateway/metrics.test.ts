@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { createMetrics } from '../../../src/metrics/create-metrics.js';
-import { BUILD_RESULTS, NEGOTIATION_STATUSES, STORAGE_ERROR_OPERATIONS } from '../../../src/metrics/label-sets.js';
+import { BUILD_RESULTS, NEGOTIATION_STATUSES, STORAGE_ERROR_OPERATIONS, storageOperationOf } from '../../../src/metrics/label-sets.js';
 import { packageVersion } from '../../../src/metrics/package-version.js';
 import { scrapeAuth } from '../../../src/metrics/scrape-auth.js';
 
@@ -112,5 +112,27 @@ describe('the metrics token (VC_METRICS_TOKEN)', () => {
     for (const wrong of [undefined, '', 'Bearer', `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`, `Basic ${token}`, token, `Bearer ${token} extra`]) {
       expect(auth.allows(wrong)).toBe(false);
     }
+  });
+});
+
+describe('storageOperationOf', () => {
+  it.each<[string, string, string]>([
+    ['POST', '/v1/negotiate', 'negotiate'],
+    ['POST', '/v1/uploads/complete', 'upload'],
+    ['PUT', '/v1/local/:space/:namespace/:hash', 'upload'],
+    ['GET', '/v1/local/:space/:namespace/:hash', 'download'],
+    ['GET', '/v8/artifacts/:hash', 'download'],
+    ['PUT', '/v8/artifacts/:hash', 'upload'],
+    ['POST', '/v8/artifacts', 'download'],
+    ['GET', '/v1/cache/:hash', 'download'],
+    ['PUT', '/ns/:namespace/v1/cache/:hash', 'upload'],
+    ['HEAD', '/ns/:namespace/bazel/:kind/:hash', 'download'],
+    ['PUT', '/http/*key', 'upload'],
+    ['GET', '/v1/builds/:id', 'builds'],
+    ['POST', '/v1/admin/gc', 'admin'],
+    ['GET', '/v1/cachex', 'other'],
+    ['GET', 'unmatched', 'other'],
+  ])('%s %s is %s', (method, route, operation) => {
+    expect(storageOperationOf(method, route)).toBe(operation);
   });
 });

@@ -97,6 +97,10 @@ describe('S3Head answers', () => {
     });
   });
 
+  it('reports an object without velocity metadata as bare bytes (the locator accepts those only as an ingested blob)', async () => {
+    await expect(head.head('artifacts/default/foreign')).resolves.toEqual({ kind: 'bytes', size: 5 });
+  });
+
   it('answers null (missing) for a 404 only', async () => {
     await expect(head.head('artifacts/default/missing')).resolves.toBeNull();
   });
@@ -105,7 +109,6 @@ describe('S3Head answers', () => {
     ['forbidden', /HTTP 403 \(check credentials, bucket policy and the clock\)/],
     ['broken', /HTTP 500/],
     ['slowdown', /HTTP 503/],
-    ['foreign', /lacks velocity metadata/],
     ['reset', /HEAD artifacts\/default\/reset: /],
   ])('reports %s as the store being unavailable, never as missing', async (key, message) => {
     const err = await head.head(`artifacts/default/${key}`).catch((e: unknown) => e);
