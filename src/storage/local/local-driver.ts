@@ -39,6 +39,9 @@ import { LocalSweeper } from './local-sweeper.js';
 import { LocalUrlSigner } from './local-url-signer.js';
 import { writeVerified } from './verifying-writer.js';
 
+/** Bytes per read of a streamed download. */
+const READ_CHUNK = 1024 * 1024;
+
 export interface LocalDriverOptions {
   readonly root: string;
   /** Base URL clients reach the gateway at (signed URLs point back to it). */
@@ -178,7 +181,13 @@ export class LocalDriver implements StorageDriver {
   async openRead(handle: ArtifactHandle, range?: ByteRange): Promise<ArtifactStream> {
     const found = await this.head(handle.ref);
     if (!found) throw new ArtifactNotFoundError(describeRef(handle.ref));
-    const body = createReadStream(join(this.files.artifactDir(handle.ref), 'data'), range ? { start: range.start, end: range.end } : {});
+    // Reads of 1 MiB rather than the default 64 KiB: a sixteenth of the chunks, so a streamed
+    // download costs a third of the CPU per byte (bench:clients) with the gateway's small young
+    // generation (see "Node flags" in the README).
+    const body = createReadStream(join(this.files.artifactDir(handle.ref), 'data'), {
+      highWaterMark: READ_CHUNK,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
     return { info: found.info, body, ...(range ? { range } : {}) };
   }
 
