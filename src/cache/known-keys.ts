@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { ArtifactHandle, ArtifactInfo, ArtifactRef, PresignedRequest } from '../storage/driver.js';
+import type { ArtifactHandle, ArtifactInfo, ArtifactRef, PresignFacet, PresignedRequest } from '../storage/driver.js';
 import { describeRef } from '../storage/object-keys.js';
 
 export interface KnownKey {
@@ -61,6 +61,35 @@ export class KnownKeys {
     const entry: KnownKey = { handle, info: handle.info, checkedAt: this.now() };
     this.lru?.set(KnownKeys.id(handle.ref), entry);
     return entry;
+  }
+
+  /**
+   * What is stored for `ref`: the entry when the key is known, else what `head` finds in the store
+   * (remembered); `null` when nothing is there. Store errors propagate: never a miss.
+   */
+  async lookup(ref: ArtifactRef, head: (ref: ArtifactRef) => Promise<ArtifactHandle | null>): Promise<KnownKey | null> {
+    const known = this.entry(ref);
+    if (known) return known;
+    const stored = await head(ref);
+    return stored ? this.remember(stored) : null;
+  }
+
+  /**
+   * The last download URL handed out for the entry, while it is in the first half of its life (a
+   * signature saved per hit, and every client still gets at least half the TTL). Synchronous: the
+   * hit path awaits nothing when it is there.
+   */
+  cachedDownload(entry: KnownKey, ttlSeconds: number): KnownKey['download'] {
+    const current = entry.download;
+    return current && current.request.expiresAt.getTime() - this.now() >= (ttlSeconds * 1000) / 2 ? current : undefined;
+  }
+
+  /** `cachedDownload`, else a new URL, kept on the entry for the next hits. */
+  async downloadUrl(entry: KnownKey, presign: PresignFacet, ttlSeconds: number, signal?: AbortSignal): Promise<NonNullable<KnownKey['download']>> {
+    const current = this.cachedDownload(entry, ttlSeconds);
+    if (current) return current;
+    const request = await presign.download(entry.handle, ttlSeconds, signal);
+    return (entry.download = { request, expiresAtIso: request.expiresAt.toISOString() });
   }
 
   /** The key was deleted here (eviction, purge): stop answering `found` for it at once. */

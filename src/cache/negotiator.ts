@@ -44,7 +44,6 @@ export interface NegotiatorDeps {
   readonly presignTtl: number;
   readonly maxArtifactSize: number;
   readonly multipartThreshold: number;
-  readonly now?: () => number;
   /** Where errors that are not part of the protocol go (a batch answers them per item). */
   readonly onUnexpectedError?: (err: unknown) => void;
 }
@@ -59,14 +58,12 @@ const BATCH_STORE_CONCURRENCY = 32;
  * A storage error propagates as StorageUnavailableError (503); it is never turned into `missing`.
  */
 export class Negotiator {
-  private readonly now: () => number;
   /** Metric children bound once: label hashing on every negotiation adds up on the hit path. */
   private readonly latency = new Map<string, { observe(v: number): void }>();
   private readonly hits: Record<'default' | 'named', { inc(): void }>;
   private readonly misses: Record<'default' | 'named', { inc(): void }>;
 
   constructor(private readonly deps: NegotiatorDeps) {
-    this.now = deps.now ?? Date.now;
     const { cacheHits, cacheMisses } = deps.metrics;
     this.hits = { default: cacheHits.labels('velocity', 'default'), named: cacheHits.labels('velocity', 'named') };
     this.misses = { default: cacheMisses.labels('velocity', 'default'), named: cacheMisses.labels('velocity', 'named') };
@@ -106,25 +103,16 @@ export class Negotiator {
 
   private async download(ref: ArtifactRef, signal: () => AbortSignal | undefined): Promise<NegotiateAnswer> {
     const kind = ref.namespace === DEFAULT_NAMESPACE ? 'default' : 'named';
-    let entry = this.deps.knownKeys.entry(ref);
+    const known = this.deps.knownKeys;
+    const entry = known.entry(ref) ?? (await known.lookup(ref, (r) => this.deps.driver.head(r, signal())));
     if (!entry) {
-      const stored = await this.deps.driver.head(ref, signal());
-      if (!stored) {
-        this.misses[kind].inc();
-        this.deps.recentMisses?.note(ref);
-        return { status: 'missing' };
-      }
-      entry = this.deps.knownKeys.remember(stored);
+      this.misses[kind].inc();
+      this.deps.recentMisses?.note(ref);
+      return { status: 'missing' };
     }
     this.hits[kind].inc();
     this.deps.access?.hit(ref);
-    // A URL is handed out again during the first half of its life: a signature saved per hit,
-    // and every client still gets at least half the TTL.
-    let dl = entry.download;
-    if (!dl || dl.request.expiresAt.getTime() - this.now() < (this.deps.presignTtl * 1000) / 2) {
-      const request = await presignFacet(this.deps.driver).download(entry.handle, this.deps.presignTtl);
-      dl = entry.download = { request, expiresAtIso: request.expiresAt.toISOString() };
-    }
+    const dl = known.cachedDownload(entry, this.deps.presignTtl) ?? (await known.downloadUrl(entry, presignFacet(this.deps.driver), this.deps.presignTtl));
     const { info } = entry;
     return { status: 'found', url: dl.request.url, expires_at: dl.expiresAtIso, size: info.size, sha256: info.sha256 };
   }

@@ -88,7 +88,6 @@ export function createApp(deps: AppDeps): App {
     presignTtl: config.presignTtl,
     maxArtifactSize: config.cache.maxArtifactSize,
     multipartThreshold: config.cache.multipartThreshold,
-    ...(deps.now ? { now: deps.now } : {}),
     onUnexpectedError: (err) => deps.logger.error({ err }, 'negotiation failed'),
   });
 
@@ -133,6 +132,7 @@ export function createApp(deps: AppDeps): App {
     access: lifecycle.access,
     maxArtifactSize: config.cache.maxArtifactSize,
     presignTtl: config.presignTtl,
+    knownKeys,
     logger: deps.logger,
     verifier: deps.verifier,
   }, { bazel: { checkActionResults: config.cache.bazelCheckActionResults } });

@@ -68,9 +68,12 @@ describe('Nx self-hosted cache API', () => {
       await cg.counter('vc_storage_errors_total', { operation: 'download' }),
       await cg.counter('vc_storage_errors_total', { operation: 'upload' }),
     ];
+    // Stored, never read: the gateway has to ask the store about it (a key read within
+    // VC_KNOWN_KEYS_TTL is answered from the L1, as a negotiated hit is).
+    expect((await put(url('1002'), randomBytes(100))).status).toBe(200);
     cg.proxy!.set({ kind: 'down' });
     try {
-      const get = await fetch(url('1001'), { headers: bearer, redirect: 'manual' });
+      const get = await fetch(url('1002'), { headers: bearer, redirect: 'manual' });
       expect(get.status).toBe(404);
       expect(await get.json()).toMatchObject({ code: 'storage_unavailable' });
       const stored = await put(url('4001'), randomBytes(200_000));

@@ -6,7 +6,7 @@ import { artifactRef } from '../../storage/object-keys.js';
 import type { GatewayState } from '../state.js';
 import { protocolAuth, protocolNamespace } from './client-auth.js';
 import { nxHash } from './nx-request.js';
-import { canRedirect, redirectToStore } from './presigned-hit.js';
+import { canRedirect, lookupHit, redirectToStore } from './presigned-hit.js';
 import type { ProtocolDeps } from './protocol-deps.js';
 import { sendArtifact, setMiss } from './stream-download.js';
 import { receiveArtifact } from './stream-upload.js';
@@ -47,9 +47,9 @@ function getRoute(deps: ProtocolDeps): RouterMiddleware<GatewayState> {
   return async (ctx) => {
     const ref = nxRef(ctx, 'read');
     try {
-      const handle = await deps.driver.head(ref, ctx.state.signal);
-      if (handle && canRedirect(deps.driver) && (await redirectToStore(ctx, deps, handle, 'nx'))) return;
-      if (handle && (await sendArtifact(ctx, deps, ref, { protocol: 'nx' }))) return;
+      const entry = await lookupHit(ctx, deps, ref);
+      if (entry && canRedirect(deps.driver) && (await redirectToStore(ctx, deps, entry, 'nx'))) return;
+      if (entry && (await sendArtifact(ctx, deps, ref, { protocol: 'nx' }))) return;
       setMiss(ctx, deps, 'nx', ref);
       ctx.status = 404;
       ctx.body = { code: 'artifact_not_found', message: 'no artifact for this hash' };

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
-import type { ArtifactHandle, StorageDriver } from '../../storage/driver.js';
+import type { KnownKey } from '../../cache/known-keys.js';
+import type { ArtifactRef, StorageDriver } from '../../storage/driver.js';
 import type { GatewayState } from '../state.js';
 import type { ClientProtocol, ProtocolDeps } from './protocol-deps.js';
 
@@ -22,10 +23,11 @@ export function canRedirect(driver: StorageDriver): boolean {
  * cache between the client and the gateway must not hand it to anyone else. False (nothing
  * answered) when the store cannot give a URL such a client can follow: the caller streams.
  */
-export async function redirectToStore(ctx: ProtocolContext, deps: ProtocolDeps, handle: ArtifactHandle, protocol: ClientProtocol): Promise<boolean> {
+export async function redirectToStore(ctx: ProtocolContext, deps: ProtocolDeps, entry: KnownKey, protocol: ClientProtocol): Promise<boolean> {
   const presign = deps.driver.presign;
   if (!presign) return false;
-  const url = await presign.download(handle, deps.presignTtl, ctx.state.signal);
+  const { handle } = entry;
+  const { request: url } = await deps.knownKeys.downloadUrl(entry, presign, deps.presignTtl, ctx.state.signal);
   // A URL that needs signed headers cannot be followed by a client that only sees a Location.
   if (Object.keys(url.headers).length > 0) return false;
   ctx.status = 302;
@@ -37,4 +39,13 @@ export async function redirectToStore(ctx: ProtocolContext, deps: ProtocolDeps, 
   deps.metrics.bytes(protocol, 'down', 'redirected', handle.info.size);
   deps.access.hit(handle.ref);
   return true;
+}
+
+/**
+ * What is stored for a protocol read, through the gateway's L1 of known keys: a key the store
+ * confirmed less than VC_KNOWN_KEYS_TTL ago is answered without asking it again (as a negotiated
+ * hit is); `null` on a miss. A store outage throws: never a miss.
+ */
+export function lookupHit(ctx: ProtocolContext, deps: ProtocolDeps, ref: ArtifactRef): Promise<KnownKey | null> {
+  return deps.knownKeys.lookup(ref, (r) => deps.driver.head(r, ctx.state.signal));
 }

@@ -7,7 +7,7 @@ import { respondWithError } from '../error-handler.js';
 import { readJsonBody } from '../json-body.js';
 import type { GatewayState } from '../state.js';
 import { protocolAuth, protocolNamespace } from './client-auth.js';
-import { canRedirect, redirectToStore } from './presigned-hit.js';
+import { canRedirect, lookupHit, redirectToStore } from './presigned-hit.js';
 import type { ProtocolDeps } from './protocol-deps.js';
 import { sendArtifact, setMiss } from './stream-download.js';
 import { receiveArtifact } from './stream-upload.js';
@@ -155,24 +155,24 @@ function notFound(ctx: Ctx, deps: ProtocolDeps, ref: ArtifactRef, count: boolean
 function headRoute(deps: ProtocolDeps): RouterMiddleware<GatewayState> {
   return async (ctx) => {
     const ref = turboRef(ctx, 'read');
-    const handle = await deps.driver.head(ref, ctx.state.signal);
-    if (!handle) return notFound(ctx, deps, ref, false);
-    ctx.set(turboHitHeaders(handle.info));
+    const entry = await lookupHit(ctx, deps, ref);
+    if (!entry) return notFound(ctx, deps, ref, false);
+    ctx.set(turboHitHeaders(entry.info));
     ctx.set('X-Cache', 'HIT');
     ctx.type = 'application/octet-stream';
     ctx.status = 200;
-    ctx.length = handle.info.size;
+    ctx.length = entry.info.size;
   };
 }
 
 function getRoute(deps: ProtocolDeps): RouterMiddleware<GatewayState> {
   return async (ctx) => {
     const ref = turboRef(ctx, 'read');
-    const handle = await deps.driver.head(ref, ctx.state.signal);
-    if (!handle) return notFound(ctx, deps, ref, true);
+    const entry = await lookupHit(ctx, deps, ref);
+    if (!entry) return notFound(ctx, deps, ref, true);
     // A signed artifact needs its tag on this very answer: it streams. The others go to the store.
-    if (turboTag(handle.info) === undefined && canRedirect(deps.driver) && (await redirectToStore(ctx, deps, handle, 'turbo'))) return;
-    const sent = await sendArtifact(ctx, deps, ref, { protocol: 'turbo', headers: turboHitHeaders(handle.info) });
+    if (turboTag(entry.info) === undefined && canRedirect(deps.driver) && (await redirectToStore(ctx, deps, entry, 'turbo'))) return;
+    const sent = await sendArtifact(ctx, deps, ref, { protocol: 'turbo', headers: turboHitHeaders(entry.info) });
     if (!sent) notFound(ctx, deps, ref, true);
   };
 }

@@ -32,7 +32,6 @@ async function setup(opts: { ttlSeconds?: number } = {}) {
     presignTtl: 900,
     maxArtifactSize: 1 << 30,
     multipartThreshold: 64 << 20,
-    now,
   });
   // Another replica's driver on the same store: its writes are not counted as this one's lookups.
   const other = new LocalDriver({ root, baseUrl: () => 'http://127.0.0.1:1' });
