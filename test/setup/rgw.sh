@@ -132,7 +132,7 @@ paxos min wait = 0.01
 osd data = $D/osd/ceph-\$id
 osd objectstore = memstore
 osd memory target = 1073741824
-memstore device bytes = ${RGW_MEMSTORE_BYTES:-2147483648}
+memstore device bytes = ${RGW_MEMSTORE_BYTES:-4294967296}
 osd crush update on start = true
 
 [client.rgw.a]
