@@ -27,7 +27,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { generateMonorepo, pkgName } from './lib/cli-monorepo.mjs';
-import { gatewayArgs, median, spawnPinned, stopAll, waitForHttp } from './lib/processes.mjs';
+import { cpuMs, gatewayArgs, median, spawnPinned, stopAll, waitForHttp } from './lib/processes.mjs';
 import { startRgw } from './lib/rgw.mjs';
 
 const run = promisify(execFile);
@@ -48,10 +48,7 @@ const work = await mkdtemp(join(tmpdir(), 'velocity-bench-clients-'));
 process.on('exit', () => { stopAll(); execFileSync('rm', ['-rf', work]); });
 
 /** CPU time (user + system, seconds) a process has used so far. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const cpuSeconds = (pid) => cpuMs(pid) / 1000;
 
 // ---------------------------------------------------------------- 1. turbo, two caches, one store
 const rgw = startRgw(REPO, 27680);

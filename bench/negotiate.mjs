@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool, request } from 'undici';
 import { SignJWT } from 'jose';
-import { gatewayArgs, median, pinCurrentProcess, spawnPinned, stopAll, waitForHttp } from './lib/processes.mjs';
+import { cpuMs, gatewayArgs, median, pinCurrentProcess, spawnPinned, stopAll, waitForHttp } from './lib/processes.mjs';
 import { runWrk } from './lib/wrk.mjs';
 import { startRgw } from './lib/rgw.mjs';
 
@@ -123,11 +123,6 @@ for (let i = 0; i < keys.length; i += 32) {
 const check = await (await fetch(`${GW}/v1/negotiate`, { method: 'POST', headers, body: JSON.stringify({ hash: keys[0], action: 'download' }) })).json();
 if (check.status !== 'found') throw new Error(`known key not found: ${JSON.stringify(check)}`);
 
-/** CPU time (user + system, ms) a process has used: /proc/<pid>/stat, in clock ticks of 10 ms. */
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 /**
  * Drives `url` for DURATION seconds. Besides throughput, it records the server's CPU time per

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { gatewayArgs, median, spawnPinned, stopAll, waitForHttp } from './lib/processes.mjs';
+import { cpuMs, gatewayArgs, median, spawnPinned, stopAll, waitForHttp } from './lib/processes.mjs';
 
 const run = promisify(execFile);
 const { values: args } = parseArgs({ options: { gb: { type: 'string', default: '1' }, rounds: { type: 'string', default: '3' } } });
@@ -65,10 +65,6 @@ function status(pid) {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1]);
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
-}
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 /** curl on core 0: wall seconds and bytes of one download to /dev/null. */
 async function fetchOnce(url) {
