@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Metrics } from '../metrics/create-metrics.js';
+import { namespaceKind } from '../metrics/label-sets.js';
 import { requireNamespace, requireScope, type Principal } from '../auth/principal.js';
 import { BadRequestError, PayloadTooLargeError, VelocityError } from '../errors.js';
 import type { AccessRecorder } from '../lifecycle/access-counter.js';
@@ -102,7 +103,7 @@ export class Negotiator {
   }
 
   private async download(ref: ArtifactRef, signal: () => AbortSignal | undefined): Promise<NegotiateAnswer> {
-    const kind = ref.namespace === DEFAULT_NAMESPACE ? 'default' : 'named';
+    const kind = namespaceKind(ref.namespace);
     const known = this.deps.knownKeys;
     const entry = known.entry(ref) ?? (await known.lookup(ref, (r) => this.deps.driver.head(r, signal())));
     if (!entry) {

@@ -1,3 +1,5 @@
+import { DEFAULT_NAMESPACE } from '../storage/object-keys.js';
+
 /**
  * The bounded label values of Velocity's metrics, in one place. Every series they name is created
  * at zero when the registry is made: a counter's first increment is invisible to `increase()` and
@@ -40,9 +42,9 @@ export const NEGOTIATION_STATUSES = {
 export const NAMESPACE_KINDS = ['default', 'named'] as const;
 export type NamespaceKind = (typeof NAMESPACE_KINDS)[number];
 
-/** The namespace the server falls back to (object-keys.ts's DEFAULT_NAMESPACE) is `default`; any other `named`. */
+/** The namespace the server falls back to is `default`; any other `named`. */
 export function namespaceKind(namespace: string): NamespaceKind {
-  return namespace === 'default' ? 'default' : 'named';
+  return namespace === DEFAULT_NAMESPACE ? 'default' : 'named';
 }
 
 /**
